@@ -1,0 +1,58 @@
+"""Shared fixtures: paths of the project's inputs and a way to run the regeneration script."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import yaml
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "openapi.yaml"
+OVERLAY = ROOT / "openapi.overlay.yaml"
+GENERATED = ROOT / "versive_client" / "_generated"
+
+
+def run_regenerate(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """Run scripts/regenerate.py as a user would, capturing its output."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "regenerate.py"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+@pytest.fixture
+def regenerate_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """The regeneration script as a subprocess."""
+    return run_regenerate
+
+
+@pytest.fixture
+def spec_document() -> dict[str, Any]:
+    """The vendored spec, parsed (a fresh copy for each test to change)."""
+    document: dict[str, Any] = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    return document
+
+
+@pytest.fixture
+def generated_copy(tmp_path: Path) -> Path:
+    """A copy of the committed generated tree, safe to edit."""
+    copy = tmp_path / "_generated"
+    shutil.copytree(GENERATED, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def write_yaml(path: Path, data: Any) -> Path:
+    """Write `data` as YAML to `path` and return the path."""
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path

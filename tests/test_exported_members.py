@@ -1,0 +1,21 @@
+"""The public surface is exactly what __all__ says, so nothing becomes public by accident."""
+
+from __future__ import annotations
+
+import versive_client
+import versive_client.models
+from versive_client._generated import models as generated_models
+
+
+def test_top_level_exports() -> None:
+    """The package exports exactly its documented names."""
+    assert versive_client.__all__ == ["__version__"]
+    assert all(hasattr(versive_client, name) for name in versive_client.__all__)
+
+
+def test_models_re_exports_every_generated_model() -> None:
+    """versive_client.models is the public home of every generated model, new ones included."""
+    assert set(versive_client.models.__all__) == set(generated_models.__all__)
+    assert "Interview" in versive_client.models.__all__
+    for name in versive_client.models.__all__:
+        assert getattr(versive_client.models, name) is getattr(generated_models, name)
