@@ -95,7 +95,7 @@ def validate_openapi(document: Any, source: str, nodes: yaml.Node | None = None)
     if error is None:
         try:
             error = next(iter(validator.root_validator(validator.schema_path)), None)
-        except Exception as exc:
+        except Exception as exc:  # a validator bug must still end in one clear line
             raise RegenerationError(f"{source}: the OpenAPI validator failed: {exc!r}") from exc
     if error is not None:
         _raise_located(error, "OpenAPI", source, nodes, document)
@@ -277,7 +277,7 @@ def apply_overlay(
         label = f"{source}: action {index} ({action.get('description', action['target'])!r})"
         try:
             expression = parse_jsonpath(action["target"])
-        except Exception as exc:
+        except Exception as exc:  # jsonpath-ng raises bare Exception for some syntax errors
             raise RegenerationError(f"{label}: target {action['target']!r} is not JSONPath: {exc}") from exc
         matches = expression.find(document)
         if not matches:
@@ -355,7 +355,7 @@ def check_generator_version() -> str:
     if installed != pinned:
         raise RegenerationError(
             f"{GENERATOR} {pinned} is pinned but {installed or 'none'} is installed;"
-            " run this script in the project's environment (see README: Development)"
+            " run it with the project's environment: bash scripts/bootstrap.sh, then .venv/bin/python"
         )
     return pinned
 
@@ -381,10 +381,13 @@ def generate(document: Mapping[str, Any], output: Path, version: str) -> None:
         if result.returncode != 0 or not output.is_dir():
             detail = [line.strip() for line in (result.stdout + result.stderr).splitlines() if line.strip()]
             raise RegenerationError(f"{GENERATOR} failed (exit {result.returncode}): " + " | ".join(detail[-15:]))
+    # The marker belongs to the package as a whole: versive_client/py.typed covers this subpackage.
+    (output / "py.typed").unlink(missing_ok=True)
     _format(output)
+    header = HEADER.format(version=version)
     for path in sorted(output.rglob("*")):
         if path.is_file():
-            _stamp(path, HEADER.format(version=version))
+            path.write_text(f"{header}\n{path.read_text(encoding='utf-8')}", encoding="utf-8")
 
 
 def _format(output: Path) -> None:
@@ -403,15 +406,6 @@ def _format(output: Path) -> None:
         )
         if result.returncode != 0:
             raise RegenerationError(f"ruff {args[0]} failed on the generated code: {result.stderr.strip()}")
-
-
-def _stamp(path: Path, header: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    if path.name == "py.typed":
-        # Marker files stay content-free markers; the parent package's py.typed covers us.
-        path.unlink()
-        return
-    path.write_text(f"{header}\n{text}" if text else f"{header}\n", encoding="utf-8")
 
 
 # -- 6. comparison and the atomic swap -------------------------------------------
