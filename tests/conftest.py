@@ -8,16 +8,24 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
+import pytest_asyncio
 import yaml
 
+from versive_client.testing import FakeVersive
+
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import AsyncIterator, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi.yaml"
 OVERLAY = ROOT / "openapi.overlay.yaml"
 GENERATED = ROOT / "versive_client" / "_generated"
+
+KEY = "test-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+PATH = "/api/v1/interviews"
 
 
 def run_regenerate(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -56,3 +64,15 @@ def write_yaml(path: Path, data: Any) -> Path:
     """Write `data` as YAML to `path` and return the path."""
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
+
+
+@pytest_asyncio.fixture(params=["in-process", "loopback"])
+async def fake_http(request: pytest.FixtureRequest) -> AsyncIterator[tuple[FakeVersive, httpx.AsyncClient]]:
+    """A fake with api_key KEY and an httpx client reaching it in-process or over loopback."""
+    fake = FakeVersive(api_key=KEY)
+    if request.param == "in-process":
+        async with httpx.AsyncClient(base_url="https://fake.versive.test", transport=fake.transport()) as client:
+            yield fake, client
+    else:
+        async with fake.serve() as base_url, httpx.AsyncClient(base_url=base_url) as client:
+            yield fake, client
