@@ -43,6 +43,11 @@ from jsonpath_ng import Fields, Index
 from jsonpath_ng.ext.parser import parse as parse_jsonpath
 from openapi_spec_validator import OpenAPIV31SpecValidator
 
+# openapi-spec-validator switches to jsonschema-rs whenever that is installed (schemathesis
+# brings it), and its errors then lack what jsonschema's best_match ranks them by. The pure
+# Python backend gives the same messages everywhere. Read lazily, at first validation.
+os.environ["OPENAPI_SPEC_VALIDATOR_SCHEMA_VALIDATOR_BACKEND"] = "jsonschema"
+
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 

@@ -17,6 +17,7 @@ from versive_client._generated.types import UNSET
 from versive_client.models import (
     CreateInterviewReqV1,
     CreateInterviewReqV1MetadataType0,
+    HTTPError,
     HTTPValidationError,
     Interview,
     InterviewMetadata,
@@ -154,6 +155,15 @@ async def test_create_interview_parses_a_422_into_a_validation_error() -> None:
     assert error.loc == ["body", "title"]
     assert error.msg == "field required"
     assert error.type_ == "value_error.missing"
+
+
+@pytest.mark.asyncio
+async def test_create_interview_parses_a_401_into_an_http_error() -> None:
+    """A 401 (documented by the overlay) comes back as HTTPError with its detail."""
+    async with client_for(RecordingHandler(401, {"detail": "Not authenticated"})) as client:
+        parsed = await create_interview.asyncio(client=client, body=documented_body())
+    assert isinstance(parsed, HTTPError)
+    assert parsed.detail == "Not authenticated"
 
 
 def test_an_omitted_language_is_sent_as_the_spec_default() -> None:

@@ -47,9 +47,15 @@ def test_the_wheel_holds_the_package_and_only_the_package(wheel: zipfile.ZipFile
 
 
 def test_the_wheel_metadata_declares_bounded_runtime_dependencies(wheel: zipfile.ZipFile) -> None:
-    """Python >= 3.11, and only httpx and attrs at runtime, each bounded above."""
+    """Python >= 3.11; httpx and attrs at runtime, the fake's server parts in an extra; all bounded."""
     (metadata_name,) = (n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
     metadata = email.parser.Parser().parsestr(wheel.read(metadata_name).decode())
     assert metadata["Requires-Python"] == ">=3.11"
     requirements = sorted(metadata.get_all("Requires-Dist") or [])
-    assert requirements == ["attrs<27,>=23.1", "httpx<0.29,>=0.27"]
+    assert requirements == [
+        "anyio<5,>=4.5; extra == 'testing'",
+        "attrs<27,>=23.1",
+        "h11<1,>=0.14; extra == 'testing'",
+        "httpx<0.29,>=0.27",
+    ]
+    assert metadata.get_all("Provides-Extra") == ["testing"]

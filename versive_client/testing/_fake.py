@@ -29,7 +29,7 @@ from .faults import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping, Sequence
+    from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 
     from ._transport import FakeVersiveTransport
 
@@ -162,14 +162,28 @@ class FakeVersive:
         Port 0 picks a free ephemeral port. The server runs in a thread of its own, so it
         works whatever the caller's event loop (asyncio or trio).
         """
+        import anyio.to_thread  # noqa: PLC0415 - only needed when serving
+
         from ._server import BackgroundServer  # noqa: PLC0415 - h11 is only needed when serving
 
         server = BackgroundServer(self, host, port)
-        base_url = await server.start()
+        base_url = await anyio.to_thread.run_sync(server.start)
         try:
             yield base_url
         finally:
-            await server.stop()
+            await anyio.to_thread.run_sync(server.stop)
+
+    @contextlib.contextmanager
+    def serve_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+        """:meth:`serve` for synchronous code: ``with fake.serve_in_thread() as base_url: ...``."""
+        from ._server import BackgroundServer  # noqa: PLC0415 - h11 is only needed when serving
+
+        server = BackgroundServer(self, host, port)
+        base_url = server.start()
+        try:
+            yield base_url
+        finally:
+            server.stop()
 
     # -- the API ----------------------------------------------------------------
 

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 import anyio
 import anyio.from_thread
-import anyio.to_thread
 import h11
 from anyio.abc import SocketAttribute
 
@@ -59,22 +58,15 @@ async def serve(fake: FakeVersive, listener: Listener[SocketStream]) -> None:
 
 
 class BackgroundServer:
-    """The loopback server in a thread with its own event loop, started and stopped from async code."""
+    """The loopback server in a thread with its own event loop; start() and stop() block."""
 
     def __init__(self, fake: FakeVersive, host: str, port: int) -> None:
         self._fake, self._host, self._port = fake, host, port
         self._exit = contextlib.ExitStack()
         self._future: Future[None] | None = None
 
-    async def start(self) -> str:
+    def start(self) -> str:
         """Start serving; returns the base URL once the socket accepts connections."""
-        return await anyio.to_thread.run_sync(self._start_blocking)
-
-    async def stop(self) -> None:
-        """Stop serving and close every connection."""
-        await anyio.to_thread.run_sync(self._stop_blocking)
-
-    def _start_blocking(self) -> str:
         with contextlib.ExitStack() as on_failure:
             on_failure.push(self._exit)
             portal = self._exit.enter_context(anyio.from_thread.start_blocking_portal())
@@ -83,7 +75,8 @@ class BackgroundServer:
             on_failure.pop_all()
         return url
 
-    def _stop_blocking(self) -> None:
+    def stop(self) -> None:
+        """Stop serving and close every connection."""
         if self._future is not None:
             self._future.cancel()
             self._future = None

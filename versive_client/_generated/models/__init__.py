@@ -3,6 +3,7 @@
 
 from .create_interview_req_v1 import CreateInterviewReqV1
 from .create_interview_req_v1_metadata_type_0 import CreateInterviewReqV1MetadataType0
+from .http_error import HTTPError
 from .http_validation_error import HTTPValidationError
 from .interview import Interview
 from .interview_metadata import InterviewMetadata
@@ -11,6 +12,7 @@ from .validation_error import ValidationError
 __all__ = (
     "CreateInterviewReqV1",
     "CreateInterviewReqV1MetadataType0",
+    "HTTPError",
     "HTTPValidationError",
     "Interview",
     "InterviewMetadata",

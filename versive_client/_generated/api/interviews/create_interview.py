@@ -7,6 +7,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.create_interview_req_v1 import CreateInterviewReqV1
+from ...models.http_error import HTTPError
 from ...models.http_validation_error import HTTPValidationError
 from ...models.interview import Interview
 from ...types import Response
@@ -33,11 +34,16 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> HTTPValidationError | Interview | None:
+) -> HTTPError | HTTPValidationError | Interview | None:
     if response.status_code == 200:
         response_200 = Interview.from_dict(response.json())
 
         return response_200
+
+    if response.status_code == 401:
+        response_401 = HTTPError.from_dict(response.json())
+
+        return response_401
 
     if response.status_code == 422:
         response_422 = HTTPValidationError.from_dict(response.json())
@@ -52,7 +58,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[HTTPValidationError | Interview]:
+) -> Response[HTTPError | HTTPValidationError | Interview]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -65,7 +71,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: CreateInterviewReqV1,
-) -> Response[HTTPValidationError | Interview]:
+) -> Response[HTTPError | HTTPValidationError | Interview]:
     """Create Interview
 
     Args:
@@ -76,7 +82,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[HTTPValidationError | Interview]
+        Response[HTTPError | HTTPValidationError | Interview]
     """
 
     kwargs = _get_kwargs(
@@ -94,7 +100,7 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: CreateInterviewReqV1,
-) -> HTTPValidationError | Interview | None:
+) -> HTTPError | HTTPValidationError | Interview | None:
     """Create Interview
 
     Args:
@@ -105,7 +111,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        HTTPValidationError | Interview
+        HTTPError | HTTPValidationError | Interview
     """
 
     return sync_detailed(
@@ -118,7 +124,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: CreateInterviewReqV1,
-) -> Response[HTTPValidationError | Interview]:
+) -> Response[HTTPError | HTTPValidationError | Interview]:
     """Create Interview
 
     Args:
@@ -129,7 +135,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[HTTPValidationError | Interview]
+        Response[HTTPError | HTTPValidationError | Interview]
     """
 
     kwargs = _get_kwargs(
@@ -145,7 +151,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: CreateInterviewReqV1,
-) -> HTTPValidationError | Interview | None:
+) -> HTTPError | HTTPValidationError | Interview | None:
     """Create Interview
 
     Args:
@@ -156,7 +162,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        HTTPValidationError | Interview
+        HTTPError | HTTPValidationError | Interview
     """
 
     return (
