@@ -4,6 +4,22 @@
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 
 step() { printf '\n== %s\n' "$*"; "$@"; }
+
+# Prism (the independent mock the contract tests run against) needs Node.js and npm.
+if ! command -v npm >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    step apt-get update -qq
+    step env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+  else
+    echo "Node.js and npm are needed for the contract tests against Prism; install them and rerun." >&2
+    exit 1
+  fi
+fi
+lock_sum=$(sha256sum tests/prism/package-lock.json | cut -d" " -f1)
+if [ "$(cat tests/prism/node_modules/.lock-sha256 2>/dev/null)" != "$lock_sum" ]; then
+  step npm ci --prefix tests/prism --no-audit --no-fund --loglevel=error
+  echo "$lock_sum" > tests/prism/node_modules/.lock-sha256
+fi
 step .venv/bin/python scripts/regenerate.py --check
 step .venv/bin/ruff check
 step .venv/bin/ruff format --check
