@@ -28,3 +28,14 @@ rm -f .coverage .coverage.*
 step .venv/bin/coverage run -m pytest "$@"
 step .venv/bin/coverage combine --quiet
 step .venv/bin/coverage report
+# Every hand-written module of the package: at least 95% of lines and branches.
+step .venv/bin/coverage json --quiet --include='versive_client/*' -o .coverage.json
+step .venv/bin/python - <<'PY'
+import json, sys
+files = json.load(open(".coverage.json"))["files"]
+low = {name: f["summary"]["percent_covered"] for name, f in files.items() if f["summary"]["percent_covered"] < 95}
+for name, percent in sorted(low.items()):
+    print(f"coverage below 95%: {name} {percent:.1f}%")
+print(f"coverage: {len(files) - len(low)} of {len(files)} hand-written modules at >= 95%")
+sys.exit(1 if low else 0)
+PY

@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 import yaml
 
+from versive_client import RetryPolicy, VersiveClient
 from versive_client.testing import FakeVersive
 
 if TYPE_CHECKING:
@@ -76,3 +77,48 @@ async def fake_http(request: pytest.FixtureRequest) -> AsyncIterator[tuple[FakeV
     else:
         async with fake.serve() as base_url, httpx.AsyncClient(base_url=base_url) as client:
             yield fake, client
+
+
+class Harness:
+    """A fake, a VersiveClient reaching it, and the waits the client asked for (not slept)."""
+
+    def __init__(self, fake: FakeVersive, base_url: str, transport: httpx.AsyncBaseTransport | None) -> None:
+        self.fake = fake
+        self.base_url = base_url
+        self.transport = transport
+        self.sleeps: list[float] = []
+        self.clients: list[VersiveClient] = []
+
+    async def sleep(self, seconds: float) -> None:
+        """Record a wait instead of sleeping."""
+        self.sleeps.append(seconds)
+
+    def client(self, **options: Any) -> VersiveClient:
+        """A VersiveClient on this fake; closed when the test ends."""
+        options.setdefault("sleep", self.sleep)
+        if self.transport is not None:
+            options.setdefault("transport", self.transport)
+        client = VersiveClient(KEY, base_url=self.base_url, **options)
+        self.clients.append(client)
+        return client
+
+
+@pytest_asyncio.fixture(params=["in-process", "loopback"])
+async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+    """The client against the fake, in-process and over a real loopback connection."""
+    fake = FakeVersive(api_key=KEY)
+    if request.param == "in-process":
+        built = Harness(fake, "https://api.versive.test", fake.transport())
+        yield built
+    else:
+        async with fake.serve() as base_url:
+            built = Harness(fake, base_url, None)
+            yield built
+    for client in built.clients:
+        await client.aclose()
+
+
+@pytest.fixture
+def no_wait() -> RetryPolicy:
+    """Retries without waits, for tests that do not look at the delays."""
+    return RetryPolicy.no_wait()

@@ -8,8 +8,26 @@ from versive_client._generated import models as generated_models
 
 
 def test_top_level_exports() -> None:
-    """The package exports exactly its documented names."""
-    assert versive_client.__all__ == ["__version__"]
+    """The package exports exactly its documented names: the client, its policy, its errors."""
+    assert set(versive_client.__all__) == {
+        "APIConnectionError",
+        "APIResponseValidationError",
+        "APIStatusError",
+        "APITimeoutError",
+        "AuthenticationError",
+        "BadRequestError",
+        "ConflictError",
+        "InternalServerError",
+        "NotFoundError",
+        "PermissionDeniedError",
+        "RateLimitError",
+        "RetryBudget",
+        "RetryPolicy",
+        "UnprocessableEntityError",
+        "VersiveClient",
+        "VersiveError",
+        "__version__",
+    }
     assert all(hasattr(versive_client, name) for name in versive_client.__all__)
 
 

@@ -323,7 +323,7 @@ def _bearer_token(authorization: str) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-def _json_reply(status: HTTPStatus, body: object, **headers: str) -> Reply:
+def _json_reply(status: int, body: object, **headers: str) -> Reply:
     extra = tuple((name.replace("_", "-").title(), value) for name, value in headers.items())
     return Reply(
         status=int(status),
@@ -336,7 +336,7 @@ def _fault_reply(fault: Fault) -> Reply:
     if isinstance(fault, HtmlBadGateway):
         return Reply(502, (("content-type", "text/html"),), HTML_BAD_GATEWAY, fault)
     if isinstance(fault, Status):
-        reply = _json_reply(HTTPStatus(fault.status), {"detail": HTTPStatus(fault.status).phrase})
+        reply = _json_reply(fault.status, {"detail": _phrase(fault.status)})
         headers = reply.headers
         if isinstance(fault.retry_after, dt.datetime):
             headers += (("retry-after", _http_date(fault.retry_after)),)
@@ -344,6 +344,13 @@ def _fault_reply(fault: Fault) -> Reply:
             headers += (("retry-after", str(fault.retry_after)),)
         return Reply(reply.status, headers, reply.body, fault)
     return Reply(0, (), b"", fault)  # Reset: the transport drops the connection
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"Status {status}"
 
 
 def _corrupt(reply: Reply, fault: Fault | None) -> Reply:

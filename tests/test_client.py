@@ -1,0 +1,347 @@
+"""VersiveClient: configuration, bad input, secrets, logging, lifecycle and the generated client."""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import sys
+import traceback
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from conftest import KEY, PATH, Harness
+
+from versive_client import (
+    APIConnectionError,
+    AuthenticationError,
+    RetryPolicy,
+    UnprocessableEntityError,
+    VersiveClient,
+    VersiveError,
+    __version__,
+)
+from versive_client._generated.api.interviews import create_interview
+from versive_client.models import CreateInterviewReqV1, Interview
+from versive_client.testing import FakeVersive, faults
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No VERSIVE_* variable from the machine leaks into a test."""
+    for name in ("VERSIVE_API_KEY", "VERSIVE_BASE_URL", "VERSIVE_LOG"):
+        monkeypatch.delenv(name, raising=False)
+
+
+async def test_the_quickstart_shape(harness: Harness) -> None:
+    """create_interview takes plain values and returns the generated Interview."""
+    client = harness.client()
+    interview = await client.create_interview(
+        study_id="study_123", title="Onboarding", metadata={"participant_id": "p-42"}, language="English"
+    )
+    assert isinstance(interview, Interview)
+    assert interview.study_id == "study_123"
+    assert interview.title == "Onboarding"
+    assert interview.link.startswith("https://getversive.com/s/study_123?vid=")
+    assert interview.created_at.tzinfo is not None
+    (request,) = harness.fake.requests
+    assert request.body == {
+        "study_id": "study_123",
+        "language": "English",
+        "title": "Onboarding",
+        "metadata": {"participant_id": "p-42"},
+    }
+
+
+async def test_the_key_and_base_url_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """VERSIVE_API_KEY and VERSIVE_BASE_URL are used when no argument is given."""
+    fake = FakeVersive(api_key="env-key")
+    async with fake.serve() as base_url:
+        monkeypatch.setenv("VERSIVE_API_KEY", "env-key")
+        monkeypatch.setenv("VERSIVE_BASE_URL", base_url)
+        async with VersiveClient() as client:
+            assert client.base_url == base_url
+            await client.create_interview("study_1")
+    assert len(fake.interviews) == 1
+
+
+async def test_the_default_base_url() -> None:
+    """Without argument or environment the client talks to the production API over https."""
+    async with VersiveClient("k") as client:
+        assert client.base_url == "https://api.getversive.com"
+
+
+async def test_no_key_is_an_error_at_construction() -> None:
+    """Without api_key or VERSIVE_API_KEY the constructor says how to give one."""
+    with pytest.raises(ValueError, match=r"no API key: pass api_key=\.\.\. or set VERSIVE_API_KEY"):
+        VersiveClient()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"api_key": "  "}, ValueError, "api_key is empty"),
+        ({"api_key": 123}, TypeError, "api_key must be a string"),
+        ({"api_key": "k\nX-Injected: 1"}, ValueError, "control characters"),
+        ({"base_url": "http://api.example.com"}, ValueError, "plain http to api.example.com"),
+        ({"base_url": "ftp://example.com"}, ValueError, "base_url must be an http(s) URL"),
+        ({"base_url": "not a url"}, ValueError, "base_url must be an http(s) URL"),
+        ({"timeout": 0}, ValueError, "timeout must be > 0"),
+        ({"timeout": "30"}, TypeError, "timeout must be a number of seconds or an httpx.Timeout"),
+        ({"max_retries": -1}, ValueError, "max_retries must be >= 0"),
+        ({"max_retries": True}, TypeError, "max_retries must be an int"),
+        ({"deadline": 0}, ValueError, "deadline must be > 0"),
+        ({"retry_policy": {"backoff_max": 1}}, TypeError, "retry_policy must be a RetryPolicy"),
+        ({"http_client": object()}, TypeError, "http_client must be an httpx.AsyncClient"),
+        ({"transport": object()}, TypeError, "transport must be an httpx.AsyncBaseTransport"),
+    ],
+)
+async def test_bad_options_are_refused_naming_them(
+    kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    """Each bad option fails at construction with a message naming it."""
+    kwargs.setdefault("api_key", "k")
+    with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
+        VersiveClient(**kwargs)
+
+
+async def test_http_client_and_transport_together_are_refused() -> None:
+    """Only one way to send may be given."""
+    async with httpx.AsyncClient() as own:
+        with pytest.raises(ValueError, match="pass http_client or transport, not both"):
+            VersiveClient("k", http_client=own, transport=httpx.AsyncHTTPTransport())
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000"])
+async def test_plain_http_is_allowed_on_loopback(url: str) -> None:
+    """Loopback needs no TLS: the fake and local tools work over plain http."""
+    async with VersiveClient("k", base_url=url) as client:
+        assert client.base_url == url
+
+
+async def test_plain_http_elsewhere_needs_an_explicit_opt_in() -> None:
+    """allow_insecure=True lets a non-loopback http URL through."""
+    async with VersiveClient("k", base_url="http://versive.internal/", allow_insecure=True) as client:
+        assert client.base_url == "http://versive.internal"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"study_id": ""}, ValueError, "study_id must not be empty"),
+        ({"study_id": 5}, TypeError, "study_id must be a string, got int"),
+        ({"study_id": "s", "title": 1}, TypeError, "title must be a string or None, got int"),
+        ({"study_id": "s", "language": None}, TypeError, "language must be a string, got NoneType"),
+        ({"study_id": "s", "language": " "}, ValueError, "language must not be empty"),
+        ({"study_id": "s", "metadata": [("a", 1)]}, TypeError, "metadata must be a mapping"),
+        ({"study_id": "s", "metadata": {1: "a"}}, TypeError, "metadata keys must be strings, got int 1"),
+        ({"study_id": "s", "metadata": {"when": object()}}, ValueError, "metadata\\['when'\\] cannot be sent as JSON"),
+        ({"study_id": "s", "metadata": {"x": float("nan")}}, ValueError, "metadata\\['x'\\] cannot be sent as JSON"),
+        ({"study_id": "s", "idempotency_key": ""}, ValueError, "idempotency_key must be 1 to 255 visible ASCII"),
+        ({"study_id": "s", "idempotency_key": "a b"}, ValueError, "idempotency_key must be 1 to 255 visible ASCII"),
+        ({"study_id": "s", "idempotency_key": 7}, TypeError, "idempotency_key must be a string or None"),
+        ({"study_id": "s", "timeout": -1}, ValueError, "timeout must be > 0"),
+        ({"study_id": "s", "max_retries": -2}, ValueError, "max_retries must be >= 0"),
+        ({"study_id": "s", "deadline": "soon"}, TypeError, "deadline must be a number of seconds or None"),
+    ],
+)
+async def test_bad_arguments_are_refused_before_any_request(
+    harness: Harness, kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    """Bad input to create_interview names the argument, and nothing reaches the API."""
+    with pytest.raises(error, match=message):
+        await harness.client().create_interview(**kwargs)
+    assert harness.fake.requests == []
+
+
+async def test_metadata_is_copied_when_the_call_starts(harness: Harness) -> None:
+    """Changing the caller's mapping after the call starts does not change what is sent."""
+    metadata: dict[str, Any] = {"participant_id": "p-1", "tags": ["a"]}
+    interview = await harness.client().create_interview("s", metadata=metadata)
+    metadata["participant_id"] = "changed"
+    assert interview.to_dict()["metadata"]["participant_id"] == "p-1"
+
+
+async def test_the_generated_function_works_through_the_configured_client(harness: Harness) -> None:
+    """Any generated endpoint function gets auth, retries and typed errors through generated_client."""
+    harness.fake.faults.queue(faults.Status(503), faults.Reset())
+    client = harness.client()
+    response = await create_interview.asyncio_detailed(
+        client=client.generated_client, body=CreateInterviewReqV1(study_id="study_9")
+    )
+    assert isinstance(response.parsed, Interview)
+    assert len(harness.fake.requests) == 3
+    assert len({r.idempotency_key for r in harness.fake.requests}) == 1
+
+    with pytest.raises(UnprocessableEntityError) as caught:
+        await create_interview.asyncio(
+            client=client.generated_client, body=CreateInterviewReqV1.from_dict({"study_id": 5})
+        )
+    assert caught.value.errors[0]["loc"] == ["body", "study_id"]
+
+
+async def test_the_generated_sync_functions_are_refused_clearly(harness: Harness) -> None:
+    """The generated sync functions fail with a message instead of sending without auth or retries."""
+    with pytest.raises(RuntimeError, match="supports the generated async functions"):
+        create_interview.sync(client=harness.client().generated_client, body=CreateInterviewReqV1(study_id="s"))
+
+
+async def test_the_user_agent_names_the_sdk_python_and_httpx(harness: Harness) -> None:
+    """User-Agent: versive-client/<version> Python/<version> httpx/<version>."""
+    await harness.client().create_interview("s")
+    assert harness.fake.requests[0].headers["user-agent"] == (
+        f"versive-client/{__version__} Python/{platform.python_version()} httpx/{httpx.__version__}"
+    )
+
+
+async def test_default_headers_are_sent(harness: Harness) -> None:
+    """default_headers reach every request."""
+    await harness.client(default_headers={"X-Team": "research-ops"}).create_interview("s")
+    assert harness.fake.requests[0].headers["x-team"] == "research-ops"
+
+
+async def test_the_callers_own_httpx_client_is_used_and_left_open() -> None:
+    """http_client=...: requests go through it (its transport, its hooks); closing the SDK leaves it open."""
+    fake = FakeVersive(api_key="k")
+    seen: list[str] = []
+
+    async def hook(request: httpx.Request) -> None:
+        seen.append(request.url.path)
+
+    async with fake.serve() as base_url, httpx.AsyncClient(event_hooks={"request": [hook]}) as own:
+        async with VersiveClient("k", base_url=base_url, http_client=own) as client:
+            await client.create_interview("s")
+        assert not own.is_closed
+        assert seen == [PATH]
+
+
+async def test_with_options_derives_a_client_sharing_the_pool(harness: Harness) -> None:
+    """with_options changes options, keeps the key, base URL and pool."""
+    client = harness.client(max_retries=2)
+    derived = client.with_options(max_retries=5, timeout=12, deadline=60, retry_policy=RetryPolicy.no_wait())
+    assert "max_retries=5" in repr(derived)
+    assert derived.base_url == client.base_url
+    assert (await derived.create_interview("s")).study_id == "s"
+    await derived.aclose()
+    assert (await client.create_interview("s")).study_id == "s"
+
+
+async def test_closed_clients_refuse_calls(harness: Harness) -> None:
+    """After aclose() a call fails instead of hanging."""
+    client = harness.client()
+    await client.aclose()
+    with pytest.raises(RuntimeError):
+        await client.create_interview("s")
+
+
+async def test_secrets_never_appear_in_output(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    """The key is in no repr, str, log line (DEBUG, faults firing), error message or traceback."""
+    secret = KEY
+    caplog.set_level(logging.DEBUG)
+    harness.fake.faults.queue(faults.Status(503, retry_after=1), faults.Reset(), faults.CloseMidBody())
+    client = harness.client(max_retries=3)
+    interview = await client.create_interview("s", metadata={"p": 1})
+
+    texts = [repr(client), str(client), repr(client.generated_client), repr(interview), repr(harness.fake.requests)]
+    harness.fake.faults.queue(*[faults.HtmlBadGateway()] * 4)
+    with pytest.raises(VersiveError) as caught:
+        await client.create_interview("s")
+    texts += [str(caught.value), repr(caught.value), "".join(traceback.format_exception(caught.value))]
+    wrong = VersiveClient("wrong-" + secret, base_url=harness.base_url, transport=harness.transport)
+    harness.clients.append(wrong)
+    with pytest.raises(AuthenticationError) as denied:
+        await wrong.create_interview("s")
+    texts += [str(denied.value), "".join(traceback.format_exception(denied.value)), repr(wrong)]
+    texts += [record.getMessage() for record in caplog.records]
+
+    assert any("retrying in" in text for text in texts), "DEBUG lines were captured"
+    for text in texts:
+        assert secret not in text
+
+
+async def test_one_debug_line_per_attempt(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    """Each failed attempt logs method, path, status, attempt and delay at DEBUG under versive_client."""
+    caplog.set_level(logging.DEBUG, logger="versive_client")
+    harness.fake.faults.queue(faults.Status(503, retry_after=2))
+    await harness.client().create_interview("s")
+    messages = [r.getMessage() for r in caplog.records if r.name == "versive_client"]
+    assert "POST /api/v1/interviews -> 503 (attempt 1, retrying in 2.00s)" in messages
+    assert "POST /api/v1/interviews -> 200 (attempt 2)" in messages
+
+
+async def test_versive_log_debug_turns_on_a_stderr_handler() -> None:
+    """VERSIVE_LOG=debug prints the SDK's log lines on stderr, without the key."""
+    code = (
+        "import asyncio\n"
+        "from versive_client import VersiveClient\n"
+        "from versive_client.testing import FakeVersive, faults\n"
+        "async def main():\n"
+        "    fake = FakeVersive(api_key='env-secret')\n"
+        "    fake.faults.queue(faults.Status(503))\n"
+        "    async with VersiveClient('env-secret', base_url='https://x.test', transport=fake.transport()) as c:\n"
+        "        await c.create_interview('s')\n"
+        "asyncio.run(main())\n"
+    )
+    result = await anyio.run_process(
+        [sys.executable, "-c", code], check=True, env={"VERSIVE_LOG": "debug", "PATH": "/usr/bin:/bin"}
+    )
+    stderr, stdout = result.stderr.decode(), result.stdout.decode()
+    assert "versive_client DEBUG POST /api/v1/interviews -> 503 (attempt 1, retrying in" in stderr
+    assert "env-secret" not in stderr + stdout
+
+
+async def test_the_error_hierarchy_is_catchable_as_versive_error(harness: Harness) -> None:
+    """Every failure is a VersiveError; connection failures are APIConnectionError."""
+    harness.fake.faults.queue(*[faults.Reset()] * 3)
+    with pytest.raises(VersiveError) as caught:
+        await harness.client().create_interview("s")
+    assert isinstance(caught.value, APIConnectionError)
+    assert caught.value.method == "POST"
+    assert caught.value.url is not None
+    assert caught.value.url.endswith(PATH)
+
+
+async def test_a_request_id_is_kept_on_status_errors() -> None:
+    """x-request-id from the server is on the error."""
+
+    def handler(_request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404, json={"detail": "Not Found"}, headers={"x-request-id": "req-123"})
+
+    async with VersiveClient("k", base_url="https://x.test", transport=httpx.MockTransport(handler)) as client:
+        with pytest.raises(VersiveError) as caught:
+            await client.create_interview("s")
+    assert getattr(caught.value, "request_id", None) == "req-123"
+    assert getattr(caught.value, "body", None) == {"detail": "Not Found"}
+
+
+async def test_an_undocumented_2xx_is_a_validation_error() -> None:
+    """A 201 the spec does not list for the operation is reported, not returned as None."""
+
+    def handler(_request: httpx.Request) -> httpx.Response:
+        return httpx.Response(201, json={"ok": True})
+
+    async with VersiveClient("k", base_url="https://x.test", transport=httpx.MockTransport(handler)) as client:
+        with pytest.raises(VersiveError, match="answered 201 which the spec does not document"):
+            await client.create_interview("s")
+
+
+async def test_a_body_with_a_wrong_date_is_a_validation_error() -> None:
+    """A created_at that is not ISO 8601 is reported as a body the SDK cannot read."""
+    body = {
+        "id": "i",
+        "study_id": "s",
+        "link": "https://x",
+        "status": "open",
+        "created_at": "yesterday",
+    }
+
+    def handler(_request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=json.dumps(body).encode(), headers={"content-type": "application/json"})
+
+    async with VersiveClient("k", base_url="https://x.test", transport=httpx.MockTransport(handler)) as client:
+        with pytest.raises(VersiveError, match="with a body that does not match the spec"):
+            await client.create_interview("s")

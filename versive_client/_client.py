@@ -1,0 +1,458 @@
+"""VersiveClient: configuration, lifecycle, create_interview(), and the configured generated client."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import platform
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Self
+
+import httpx
+
+from versive_client._errors import APIResponseValidationError, snippet
+from versive_client._generated import AuthenticatedClient
+from versive_client._generated.api.interviews import create_interview as _create_interview
+from versive_client._generated.models import CreateInterviewReqV1, CreateInterviewReqV1MetadataType0, Interview
+from versive_client._retry import RetryBudget, RetryPolicy
+from versive_client._transport import CallOptions, ConcurrencyGate, RetryTransport, TransportOptions, call_options
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+    from types import TracebackType
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "VersiveClient"]
+
+DEFAULT_BASE_URL = "https://api.getversive.com"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+"""Per attempt: 5 s to connect, 30 s for each read, write and wait for a pooled connection."""
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_MAX_CONNECTIONS = 100
+DEFAULT_LIMITS = httpx.Limits(
+    max_connections=DEFAULT_MAX_CONNECTIONS, max_keepalive_connections=DEFAULT_MAX_CONNECTIONS
+)
+API_KEY_ENV = "VERSIVE_API_KEY"
+BASE_URL_ENV = "VERSIVE_BASE_URL"
+LOG_ENV = "VERSIVE_LOG"
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+
+logger = logging.getLogger("versive_client")
+
+
+class VersiveClient:
+    """The Versive API client: one connection pool, shared by every concurrent call.
+
+    ::
+
+        async with VersiveClient() as versive:            # API key from VERSIVE_API_KEY
+            interview = await versive.create_interview(study_id="study_123", title="Onboarding")
+            print(interview.link)
+
+    Args:
+        api_key: the API key; defaults to ``$VERSIVE_API_KEY``. Never shown in reprs,
+            logs or errors.
+        base_url: defaults to ``$VERSIVE_BASE_URL``, then ``https://api.getversive.com``.
+            Plain ``http`` is refused unless the host is loopback or `allow_insecure` is set.
+        timeout: per attempt, in seconds or as an ``httpx.Timeout``
+            (default: 5 s to connect, 30 s otherwise).
+        max_retries: retries after the first attempt (default 2; 0 disables).
+        deadline: optional total seconds for a call, across all attempts and waits: no
+            attempt or wait runs past it, and each attempt's timeout shrinks to fit.
+        retry_policy: backoff and ``Retry-After`` limits; ``RetryPolicy.no_wait()`` in tests.
+        http_client: your own ``httpx.AsyncClient`` (proxies, TLS); you close it.
+        transport: an httpx transport to send through instead (for example
+            ``FakeVersive().transport()``); the client closes it.
+        sleep: the coroutine function waits use (default ``anyio.sleep``), to observe
+            or skip waits in tests.
+        default_headers: extra headers for every request.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        deadline: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        allow_insecure: bool = False,
+        sleep: Callable[[float], Awaitable[object]] | None = None,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Check every option, then set up the pool; nothing is sent until a call."""
+        _configure_logging_from_env()
+        key = _resolve_api_key(api_key)
+        url = _resolve_base_url(base_url, allow_insecure=allow_insecure)
+        options = TransportOptions(
+            timeout=_as_timeout(timeout, "timeout"),
+            max_retries=_check_max_retries(max_retries, "max_retries"),
+            deadline=_check_deadline(deadline, "deadline"),
+            policy=_check_policy(retry_policy),
+        )
+        if http_client is not None and transport is not None:
+            raise ValueError("pass http_client or transport, not both")
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise TypeError(f"http_client must be an httpx.AsyncClient, got {type(http_client).__name__}")
+        if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
+            raise TypeError(f"transport must be an httpx.AsyncBaseTransport, got {type(transport).__name__}")
+        gate = None
+        if http_client is not None:
+            inner: httpx.AsyncBaseTransport = _ThroughClient(http_client)
+        elif transport is not None:
+            inner = transport
+        else:
+            inner = httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS)
+            gate = ConcurrencyGate(DEFAULT_MAX_CONNECTIONS)
+        headers = {"Authorization": f"Bearer {key}", "User-Agent": _user_agent(), **dict(default_headers or {})}
+        self._setup(
+            base_url=url,
+            options=options,
+            inner=inner,
+            budget=RetryBudget(),
+            gate=gate,
+            sleep=sleep,
+            headers=headers,
+            owns_inner=http_client is None,
+        )
+
+    def _setup(
+        self,
+        *,
+        base_url: str,
+        options: TransportOptions,
+        inner: httpx.AsyncBaseTransport,
+        budget: RetryBudget,
+        gate: ConcurrencyGate | None,
+        sleep: Callable[[float], Awaitable[object]] | None,
+        headers: Mapping[str, str] | httpx.Headers,
+        owns_inner: bool,
+    ) -> None:
+        self._base_url = base_url
+        self._options = options
+        self._inner = inner
+        self._budget = budget
+        self._gate = gate
+        self._sleep = sleep
+        transport = RetryTransport(inner, options, budget=budget, sleep=sleep, gate=gate, owns_inner=owns_inner)
+        # The key lives only in these headers, whose repr httpx masks.
+        self._http = httpx.AsyncClient(base_url=base_url, transport=transport, timeout=options.timeout, headers=headers)
+        # The token is unused (requests carry the header above) and would show in the attrs repr.
+        self.generated_client = AuthenticatedClient(base_url=base_url, token="[set by VersiveClient]")  # noqa: S106
+        """The generated client, sending through this client: any generated endpoint's
+        ``asyncio``/``asyncio_detailed`` function gets the same auth, retries, timeouts and
+        typed errors. (The generated ``sync`` functions are not supported.)"""
+        self.generated_client.set_async_httpx_client(self._http)
+        self.generated_client.set_httpx_client(httpx.Client(transport=_AsyncOnly()))
+
+    def with_options(
+        self,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+        deadline: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> VersiveClient:
+        """A client with other options that shares this one's connection pool and retry budget.
+
+        Closing it leaves the pool open; closing this client closes the pool for both.
+        """
+        options = TransportOptions(
+            timeout=self._options.timeout if timeout is None else _as_timeout(timeout, "timeout"),
+            max_retries=self._options.max_retries
+            if max_retries is None
+            else _check_max_retries(max_retries, "max_retries"),
+            deadline=self._options.deadline if deadline is None else _check_deadline(deadline, "deadline"),
+            policy=self._options.policy if retry_policy is None else _check_policy(retry_policy),
+        )
+        derived = object.__new__(VersiveClient)
+        derived._setup(
+            base_url=self._base_url,
+            options=options,
+            inner=self._inner,
+            budget=self._budget,
+            gate=self._gate,
+            sleep=self._sleep,
+            headers=self._http.headers,
+            owns_inner=False,
+        )
+        return derived
+
+    def __repr__(self) -> str:
+        """Options only: the API key is never shown."""
+        return (
+            f"VersiveClient(base_url={self._base_url!r}, max_retries={self._options.max_retries}, "
+            f"timeout={self._options.timeout!r}, deadline={self._options.deadline!r})"
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL."""
+        return self._base_url
+
+    @property
+    def retry_budget(self) -> RetryBudget:
+        """The retry budget this client shares with the clients derived from it."""
+        return self._budget
+
+    async def aclose(self) -> None:
+        """Close the connection pool (unless it came from your own `http_client`)."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        """Use as ``async with VersiveClient() as versive:``."""
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Close the pool."""
+        await self.aclose()
+
+    async def create_interview(
+        self,
+        study_id: str,
+        *,
+        title: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        language: str = "English",
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+        deadline: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> Interview:
+        """Create an interview for a study; returns it, with the link to send a participant.
+
+        Arguments are checked before anything is sent. Each call sends an
+        ``Idempotency-Key`` (yours, or a random one), the same on every retry of the call.
+        The real API does not document idempotency: a create retried after a timeout may
+        have been done twice there.
+
+        Args:
+            study_id: the study, a non-empty string.
+            title: the interview's title, or None.
+            metadata: a mapping with string keys and JSON-encodable values (for example
+                ``{"participant_id": "p-42"}``), kept on the interview.
+            language: the interview's language.
+            timeout: this call's per-attempt timeout, instead of the client's.
+            max_retries: this call's retries, instead of the client's.
+            deadline: this call's total time limit, instead of the client's.
+            idempotency_key: the key to send, instead of a random one.
+
+        Raises:
+            TypeError, ValueError: an argument is not valid; nothing was sent.
+            VersiveError: the call failed; see versive_client's error classes.
+        """
+        body = _create_interview_body(study_id, title=title, metadata=metadata, language=language)
+        options = CallOptions(
+            timeout=None if timeout is None else _as_timeout(timeout, "timeout"),
+            max_retries=None if max_retries is None else _check_max_retries(max_retries, "max_retries"),
+            deadline=None if deadline is None else _check_deadline(deadline, "deadline"),
+            idempotency_key=_check_idempotency_key(idempotency_key),
+        )
+        with call_options(options):
+            try:
+                response = await _create_interview.asyncio_detailed(client=self.generated_client, body=body)
+            except (KeyError, ValueError, TypeError) as exc:  # the generated parser met a body it cannot read
+                raise _unusable(options, exc) from exc
+        if not isinstance(response.parsed, Interview):
+            raise _unusable(options, None)
+        return response.parsed
+
+
+def _create_interview_body(
+    study_id: object, *, title: object, metadata: object, language: object
+) -> CreateInterviewReqV1:
+    if not isinstance(study_id, str):
+        raise TypeError(f"study_id must be a string, got {type(study_id).__name__}")
+    if not study_id.strip():
+        raise ValueError("study_id must not be empty")
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"title must be a string or None, got {type(title).__name__}")
+    if not isinstance(language, str):
+        raise TypeError(f"language must be a string, got {type(language).__name__}")
+    if not language.strip():
+        raise ValueError("language must not be empty")
+    body = CreateInterviewReqV1(study_id=study_id, language=language)
+    if title is not None:
+        body.title = title
+    if metadata is not None:
+        body.metadata = CreateInterviewReqV1MetadataType0.from_dict(_check_metadata(metadata))
+    return body
+
+
+def _check_metadata(metadata: object) -> dict[str, Any]:
+    if not isinstance(metadata, Mapping):
+        raise TypeError(f"metadata must be a mapping (such as a dict) or None, got {type(metadata).__name__}")
+    checked: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str):
+            raise TypeError(f"metadata keys must be strings, got {type(key).__name__} {key!r}")
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"metadata[{key!r}] cannot be sent as JSON: {exc}") from None
+        checked[key] = value
+    return checked
+
+
+def _check_idempotency_key(key: object) -> str | None:
+    if key is None:
+        return None
+    if not isinstance(key, str):
+        raise TypeError(f"idempotency_key must be a string or None, got {type(key).__name__}")
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY_CHARS or not all(" " < char <= "~" for char in key):
+        raise ValueError(
+            f"idempotency_key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII characters without spaces"
+        )
+    return key
+
+
+def _unusable(options: CallOptions, exc: BaseException | None) -> APIResponseValidationError:
+    response = options.response
+    if response is None:  # pragma: no cover - the transport records every response it returns
+        raise RuntimeError("no response recorded for this call") from exc
+    where = f"{response.request.method} {response.request.url.path} answered {response.status_code}"
+    if isinstance(exc, KeyError):
+        problem = f"without the required field {exc.args[0]!r}"
+    elif exc is not None:
+        problem = f"with a body that does not match the spec ({exc})"
+    else:
+        problem = "which the spec does not document for this operation"
+    return APIResponseValidationError(
+        f"{where} {problem}: {snippet(response.text)}", response=response, attempts=options.attempts
+    )
+
+
+def _resolve_api_key(api_key: str | None) -> str:
+    key = os.environ.get(API_KEY_ENV) if api_key is None else api_key
+    if key is None:
+        raise ValueError(f"no API key: pass api_key=... or set {API_KEY_ENV}")
+    if not isinstance(key, str):
+        raise TypeError(f"api_key must be a string, got {type(key).__name__}")
+    key = key.strip()
+    if not key:
+        source = "api_key" if api_key is not None else API_KEY_ENV
+        raise ValueError(f"{source} is empty")
+    if any(char < " " or char == "\x7f" for char in key):
+        raise ValueError("the API key contains control characters")
+    return key
+
+
+def _resolve_base_url(base_url: str | None, *, allow_insecure: bool) -> str:
+    raw = base_url if base_url is not None else os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+    source = "base_url" if base_url is not None else (BASE_URL_ENV if os.environ.get(BASE_URL_ENV) else "base_url")
+    if not isinstance(raw, str):
+        raise TypeError(f"base_url must be a string, got {type(raw).__name__}")
+    try:
+        url = httpx.URL(raw.strip())
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"{source} is not a valid URL: {exc}") from None
+    if url.scheme not in {"http", "https"} or not url.host:
+        raise ValueError(f"{source} must be an http(s) URL with a host, got {raw!r}")
+    if url.scheme == "http" and not allow_insecure and not _is_loopback(url.host):
+        raise ValueError(
+            f"{source} uses plain http to {url.host}: the API key would travel unencrypted; "
+            "use https, or pass allow_insecure=True"
+        )
+    return str(url).rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _as_timeout(timeout: object, name: str) -> httpx.Timeout:
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise TypeError(f"{name} must be a number of seconds or an httpx.Timeout, got {type(timeout).__name__}")
+    if not timeout > 0:
+        raise ValueError(f"{name} must be > 0 seconds, got {timeout!r}")
+    return httpx.Timeout(float(timeout))
+
+
+def _check_max_retries(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def _check_deadline(value: object, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number of seconds or None, got {type(value).__name__}")
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0 seconds, got {value!r}")
+    return float(value)
+
+
+def _check_policy(policy: object) -> RetryPolicy:
+    if policy is None:
+        return RetryPolicy()
+    if not isinstance(policy, RetryPolicy):
+        raise TypeError(f"retry_policy must be a RetryPolicy, got {type(policy).__name__}")
+    return policy
+
+
+def _user_agent() -> str:
+    from versive_client import __version__  # noqa: PLC0415 - the package imports this module
+
+    return f"versive-client/{__version__} Python/{platform.python_version()} httpx/{httpx.__version__}"
+
+
+class _ThroughClient(httpx.AsyncBaseTransport):
+    """Sends through the caller's own httpx.AsyncClient, keeping its proxies, TLS and pool."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._client.send(request, stream=True)
+        return httpx.Response(
+            response.status_code, headers=response.headers, stream=response.stream, extensions=response.extensions
+        )
+
+    async def aclose(self) -> None:
+        """The caller's client is the caller's to close."""
+
+
+class _AsyncOnly(httpx.BaseTransport):
+    """Refuses the generated sync functions with a clear message instead of sending unauthenticated."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:  # noqa: ARG002 - refuses every request
+        raise RuntimeError(
+            "VersiveClient.generated_client supports the generated async functions "
+            "(asyncio, asyncio_detailed), not sync/sync_detailed"
+        )
+
+
+_logging_configured = False
+
+
+def _configure_logging_from_env() -> None:
+    """``VERSIVE_LOG=debug`` (or ``info``) sends the SDK's log lines to stderr."""
+    global _logging_configured  # noqa: PLW0603 - once per process, as logging configuration is
+    level = os.environ.get(LOG_ENV, "").strip().upper()
+    if _logging_configured or level not in {"DEBUG", "INFO"}:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    _logging_configured = True

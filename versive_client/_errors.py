@@ -1,0 +1,202 @@
+"""The SDK's exceptions: one hierarchy, and the one table that maps an HTTP status to its class.
+
+::
+
+    VersiveError                      anything the SDK raises about a call
+    ├── APIConnectionError            no usable response: refused, reset, closed, DNS
+    │   └── APITimeoutError           an attempt or the call's deadline timed out
+    ├── APIStatusError                the API answered a non-2xx status
+    │   ├── BadRequestError           400
+    │   ├── AuthenticationError       401  missing or wrong API key
+    │   ├── PermissionDeniedError     403
+    │   ├── NotFoundError             404
+    │   ├── ConflictError             409
+    │   ├── UnprocessableEntityError  422  `.errors`: the API's detail entries (loc, msg, type)
+    │   ├── RateLimitError            429
+    │   └── InternalServerError       5xx
+    └── APIResponseValidationError    a 2xx whose body is not JSON or lacks a required field
+
+Every error carries `attempts` (how many requests the call made) and, where there was
+one, the `request` (method and URL; never the API key: headers are not kept).
+Bad arguments are refused before any request with `TypeError` or `ValueError`.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = [
+    "APIConnectionError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "UnprocessableEntityError",
+    "VersiveError",
+]
+
+SNIPPET_CHARS = 200
+
+
+class VersiveError(Exception):
+    """Base of every error the SDK raises about a call."""
+
+    def __init__(self, message: str, *, request: httpx.Request | None = None, attempts: int = 1) -> None:
+        """`message` is the whole text; `attempts` counts the requests made."""
+        super().__init__(message)
+        self.message = message
+        self.method = request.method if request is not None else None
+        self.url = str(request.url) if request is not None else None
+        self.attempts = attempts
+
+    def __str__(self) -> str:
+        """The message, with the attempt count when the call was retried."""
+        return self.message if self.attempts <= 1 else f"{self.message} (after {self.attempts} attempts)"
+
+
+class APIConnectionError(VersiveError):
+    """The API could not be reached, or the connection failed before a whole response arrived."""
+
+
+class APITimeoutError(APIConnectionError):
+    """An attempt timed out (connect, read, write or pool), or the call ran out of its deadline."""
+
+
+class APIStatusError(VersiveError):
+    """The API answered with a status that is not 2xx.
+
+    `status_code`, `headers` and `body` (the parsed JSON, or the text) are the response's;
+    `request_id` is the server's ``x-request-id`` if it sent one; `retry_after` the seconds
+    it asked the client to wait, if it did.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        response: httpx.Response,
+        body: object,
+        retry_after: float | None = None,
+        attempts: int = 1,
+    ) -> None:
+        """Build from the final response of the call."""
+        super().__init__(message, request=response.request, attempts=attempts)
+        self.status_code = response.status_code
+        self.headers = response.headers
+        self.body = body
+        self.request_id = response.headers.get("x-request-id") or response.headers.get("request-id")
+        self.retry_after = retry_after
+
+
+class BadRequestError(APIStatusError):
+    """400 Bad Request."""
+
+
+class AuthenticationError(APIStatusError):
+    """401 Unauthorized: the API key is missing or wrong."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403 Forbidden: the API key may not do this."""
+
+
+class NotFoundError(APIStatusError):
+    """404 Not Found."""
+
+
+class ConflictError(APIStatusError):
+    """409 Conflict: reported, never retried (on a create it may mean the work was done)."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: the API refused the request's content. `errors` holds its detail entries."""
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        """The API's validation entries, each with ``loc``, ``msg`` and ``type``."""
+        detail = self.body.get("detail") if isinstance(self.body, dict) else None
+        return [entry for entry in detail if isinstance(entry, dict)] if isinstance(detail, list) else []
+
+
+class RateLimitError(APIStatusError):
+    """429 Too Many Requests; `retry_after` says how long the API asked to wait."""
+
+
+class InternalServerError(APIStatusError):
+    """A 5xx: the API (or a proxy in front of it) failed."""
+
+
+class APIResponseValidationError(VersiveError):
+    """A 2xx response the SDK cannot use: not JSON, or without a field the spec requires."""
+
+    def __init__(self, message: str, *, response: httpx.Response, attempts: int = 1) -> None:
+        """Build from the unusable response."""
+        super().__init__(message, request=response.request, attempts=attempts)
+        self.status_code = response.status_code
+        self.headers = response.headers
+
+
+_STATUS_ERRORS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def status_error(response: httpx.Response, *, retry_after: float | None, attempts: int) -> APIStatusError:
+    """The typed error for a non-2xx response whose body has been read."""
+    error_class = _STATUS_ERRORS.get(response.status_code)
+    if error_class is None:
+        error_class = InternalServerError if response.status_code >= 500 else APIStatusError  # noqa: PLR2004
+    body = parse_body(response)
+    message = f"{response.request.method} {response.request.url.path} answered {response.status_code}"
+    if response.reason_phrase:
+        message += f" {response.reason_phrase}"
+    detail = _detail_text(body, response)
+    if detail:
+        message += f": {detail}"
+    return error_class(message, response=response, body=body, retry_after=retry_after, attempts=attempts)
+
+
+def parse_body(response: httpx.Response) -> object:
+    """The body as JSON when it is JSON, else as text."""
+    try:
+        return json.loads(response.content) if response.content else None
+    except ValueError:
+        return response.text
+
+
+def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    """`text` on one line, cut to `limit` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _detail_text(body: object, response: httpx.Response) -> str:
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if isinstance(detail, str):
+        return snippet(detail)
+    if isinstance(detail, list):
+        parts = []
+        for entry in detail:
+            if isinstance(entry, dict):
+                location = ".".join(str(part) for part in entry.get("loc", []))
+                parts.append(f"{location}: {entry.get('msg', '')}" if location else str(entry.get("msg", "")))
+        return snippet("; ".join(parts))
+    return snippet(response.text) if response.content else ""
