@@ -112,38 +112,18 @@ class VersiveClient:
             inner = httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS)
             gate = ConcurrencyGate(DEFAULT_MAX_CONNECTIONS)
         headers = {"Authorization": f"Bearer {key}", "User-Agent": _user_agent(), **dict(default_headers or {})}
-        self._setup(
-            base_url=url,
-            options=options,
-            inner=inner,
-            budget=RetryBudget(),
-            gate=gate,
-            sleep=sleep,
-            headers=headers,
-            owns_inner=http_client is None,
+        retrying = RetryTransport(
+            inner, options, budget=RetryBudget(), sleep=sleep, gate=gate, owns_inner=http_client is None
         )
+        self._setup(url, retrying, headers)
 
-    def _setup(
-        self,
-        *,
-        base_url: str,
-        options: TransportOptions,
-        inner: httpx.AsyncBaseTransport,
-        budget: RetryBudget,
-        gate: ConcurrencyGate | None,
-        sleep: Callable[[float], Awaitable[object]] | None,
-        headers: Mapping[str, str] | httpx.Headers,
-        owns_inner: bool,
-    ) -> None:
+    def _setup(self, base_url: str, transport: RetryTransport, headers: Mapping[str, str] | httpx.Headers) -> None:
         self._base_url = base_url
-        self._options = options
-        self._inner = inner
-        self._budget = budget
-        self._gate = gate
-        self._sleep = sleep
-        transport = RetryTransport(inner, options, budget=budget, sleep=sleep, gate=gate, owns_inner=owns_inner)
+        self._transport = transport
         # The key lives only in these headers, whose repr httpx masks.
-        self._http = httpx.AsyncClient(base_url=base_url, transport=transport, timeout=options.timeout, headers=headers)
+        self._http = httpx.AsyncClient(
+            base_url=base_url, transport=transport, timeout=transport.options.timeout, headers=headers
+        )
         # The token is unused (requests carry the header above) and would show in the attrs repr.
         self.generated_client = AuthenticatedClient(base_url=base_url, token="[set by VersiveClient]")  # noqa: S106
         """The generated client, sending through this client: any generated endpoint's
@@ -164,32 +144,22 @@ class VersiveClient:
 
         Closing it leaves the pool open; closing this client closes the pool for both.
         """
+        current = self._transport.options
         options = TransportOptions(
-            timeout=self._options.timeout if timeout is None else _as_timeout(timeout, "timeout"),
-            max_retries=self._options.max_retries
-            if max_retries is None
-            else _check_max_retries(max_retries, "max_retries"),
-            deadline=self._options.deadline if deadline is None else _check_deadline(deadline, "deadline"),
-            policy=self._options.policy if retry_policy is None else _check_policy(retry_policy),
+            timeout=current.timeout if timeout is None else _as_timeout(timeout, "timeout"),
+            max_retries=current.max_retries if max_retries is None else _check_max_retries(max_retries, "max_retries"),
+            deadline=current.deadline if deadline is None else _check_deadline(deadline, "deadline"),
+            policy=current.policy if retry_policy is None else _check_policy(retry_policy),
         )
         derived = object.__new__(VersiveClient)
-        derived._setup(
-            base_url=self._base_url,
-            options=options,
-            inner=self._inner,
-            budget=self._budget,
-            gate=self._gate,
-            sleep=self._sleep,
-            headers=self._http.headers,
-            owns_inner=False,
-        )
+        derived._setup(self._base_url, self._transport.with_options(options), self._http.headers)
         return derived
 
     def __repr__(self) -> str:
         """Options only: the API key is never shown."""
         return (
-            f"VersiveClient(base_url={self._base_url!r}, max_retries={self._options.max_retries}, "
-            f"timeout={self._options.timeout!r}, deadline={self._options.deadline!r})"
+            f"VersiveClient(base_url={self._base_url!r}, max_retries={self._transport.options.max_retries}, "
+            f"timeout={self._transport.options.timeout!r}, deadline={self._transport.options.deadline!r})"
         )
 
     @property
@@ -200,7 +170,7 @@ class VersiveClient:
     @property
     def retry_budget(self) -> RetryBudget:
         """The retry budget this client shares with the clients derived from it."""
-        return self._budget
+        return self._transport.budget
 
     async def aclose(self) -> None:
         """Close the connection pool (unless it came from your own `http_client`)."""

@@ -129,6 +129,12 @@ class RetryTransport(httpx.AsyncBaseTransport):
         # Not for security: jitter only needs to differ between clients and calls.
         self._random = random.Random()  # noqa: S311
 
+    def with_options(self, options: TransportOptions) -> RetryTransport:
+        """Another transport with `options`, sharing this one's pool, budget, gate and sleep."""
+        return RetryTransport(
+            self.inner, options, budget=self.budget, sleep=self._sleep, gate=self.gate, owns_inner=False
+        )
+
     async def aclose(self) -> None:
         """Close the wrapped transport if this one owns it."""
         if self._owns_inner:
