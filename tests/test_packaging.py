@@ -47,15 +47,18 @@ def test_the_wheel_holds_the_package_and_only_the_package(wheel: zipfile.ZipFile
 
 
 def test_the_wheel_metadata_declares_bounded_runtime_dependencies(wheel: zipfile.ZipFile) -> None:
-    """Python >= 3.11; httpx and attrs at runtime, the fake's server parts in an extra; all bounded."""
+    """Python >= 3.11; httpx, attrs and anyio at runtime; the fake and the CLI in extras; all bounded."""
     (metadata_name,) = (n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
     metadata = email.parser.Parser().parsestr(wheel.read(metadata_name).decode())
     assert metadata["Requires-Python"] == ">=3.11"
     requirements = sorted(metadata.get_all("Requires-Dist") or [])
     assert requirements == [
-        "anyio<5,>=4.5; extra == 'testing'",
+        "anyio<5,>=4.5",
         "attrs<27,>=23.1",
+        "click<9,>=8.1; extra == 'cli'",
+        "h11<1,>=0.14; extra == 'cli'",
         "h11<1,>=0.14; extra == 'testing'",
         "httpx<0.29,>=0.27",
+        "rich<16,>=13.7; extra == 'cli'",
     ]
-    assert metadata.get_all("Provides-Extra") == ["testing"]
+    assert sorted(metadata.get_all("Provides-Extra") or []) == ["cli", "testing"]

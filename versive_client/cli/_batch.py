@@ -1,0 +1,347 @@
+"""create-batch: one interview per CSV row, checked first, paced, streamed, resumable.
+
+The input is read twice, never held whole: once to check every row before anything is
+sent, once to send. Each result is written and flushed as soon as it is known, so a run
+killed at any moment leaves a results file that says exactly what was created. A rerun
+keeps the successful rows, retries the rest, and derives each row's idempotency key
+from the study and participant id, so a request in flight at the crash is not
+duplicated by a server that honours the key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import os
+import time
+from collections import deque
+from typing import IO, TYPE_CHECKING
+
+import anyio
+from attrs import define, field
+
+from versive_client._errors import VersiveError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+    from pathlib import Path
+
+    from versive_client import VersiveClient
+    from versive_client.models import Interview
+
+RESULT_COLUMNS = ("participant_id", "interview_id", "link", "status", "created_at", "error")
+MAX_PROBLEMS_SHOWN = 20
+
+
+class InputError(Exception):
+    """The input file cannot be used; nothing was sent. The message lists the problems with line numbers."""
+
+
+@define
+class BatchSpec:
+    """What to create: the input, where results go, and the columns that matter."""
+
+    source: Path
+    out: Path
+    study_id: str
+    id_column: str = "participant_id"
+    title_column: str | None = None
+    language: str = "English"
+
+
+@define
+class Row:
+    """One participant to create an interview for."""
+
+    participant_id: str
+    title: str | None
+    metadata: dict[str, str]
+
+
+def idempotency_key(study_id: str, participant_id: str) -> str:
+    """The same key for the same study and participant, on every run."""
+    digest = hashlib.sha256(f"{study_id}\0{participant_id}".encode()).hexdigest()
+    return f"versive-batch-{digest[:40]}"
+
+
+@contextlib.contextmanager
+def _open_csv(path: Path) -> Iterator[IO[str]]:
+    try:
+        # utf-8-sig: spreadsheets often start UTF-8 CSV files with a byte-order mark.
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    with handle:
+        yield handle
+
+
+def check_input(spec: BatchSpec) -> set[str]:
+    """Read the whole input once and refuse it, listing every problem, unless every row is usable.
+
+    Returns the participant ids.
+    """
+    _check_utf8(spec.source)
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    rows = 0
+    with _open_csv(spec.source) as handle:
+        reader = csv.DictReader(handle)
+        try:
+            _check_header(spec, reader.fieldnames or [])
+            for record in reader:
+                rows += 1
+                line = reader.line_num
+                if None in record:
+                    problems.append(f"line {line}: more fields than the header has columns")
+                participant = (record.get(spec.id_column) or "").strip()
+                if not participant:
+                    problems.append(f"line {line}: empty {spec.id_column}")
+                elif participant in seen:
+                    problems.append(
+                        f"line {line}: duplicate {spec.id_column} {participant!r} (first on line {seen[participant]})"
+                    )
+                else:
+                    seen[participant] = line
+        except csv.Error as exc:
+            raise InputError(f"{spec.source}: line {reader.line_num}: not valid CSV: {exc}") from None
+    if problems:
+        shown = problems[:MAX_PROBLEMS_SHOWN]
+        more = len(problems) - len(shown)
+        tail = f"\n  ... and {more} more" if more else ""
+        raise InputError(
+            f"{spec.source}: {len(problems)} problem(s); nothing was sent:\n  " + "\n  ".join(shown) + tail
+        )
+    if rows == 0:
+        raise InputError(f"{spec.source}: no rows after the header")
+    return set(seen)
+
+
+def _check_utf8(path: Path) -> None:
+    """Refuse a file that is not UTF-8, naming the line (the csv reader decodes in blocks)."""
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    with handle:
+        for line, raw in enumerate(handle, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"{path}: line {line}: not UTF-8 ({exc.reason} at column {exc.start + 1}); "
+                    "save the file as UTF-8 CSV"
+                ) from None
+
+
+def _check_header(spec: BatchSpec, columns: Sequence[str]) -> None:
+    if not columns:
+        raise InputError(f"{spec.source}: the file is empty; expected a header row")
+    for needed, flag in ((spec.id_column, "--id-column"), (spec.title_column, "--title-column")):
+        if needed is not None and needed not in columns:
+            raise InputError(f"{spec.source}: no column {needed!r} ({flag}); the header has: {', '.join(columns)}")
+
+
+def read_rows(spec: BatchSpec, skip: set[str]) -> Iterator[Row]:
+    """The input's rows (already checked), except the participants in `skip`."""
+    with _open_csv(spec.source) as handle:
+        for record in csv.DictReader(handle):
+            participant = record[spec.id_column].strip()
+            if participant in skip:
+                continue
+            title = record[spec.title_column].strip() or None if spec.title_column else None
+            metadata = {
+                column: value
+                for column, value in record.items()
+                if column is not None and column != spec.title_column and value
+            }
+            metadata[spec.id_column] = participant
+            yield Row(participant, title, metadata)
+
+
+def resume_results(out: Path) -> set[str]:
+    """Keep the successful rows of an earlier run's results file, drop the rest; return who is done.
+
+    The file is rewritten (atomically) with only those rows, so each participant ends
+    with exactly one row. A row cut short by a crash counts as not done.
+    """
+    if not out.exists():
+        return set()
+    done: set[str] = set()
+    with out.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if tuple(reader.fieldnames or ()) != RESULT_COLUMNS:
+            raise InputError(
+                f"{out}: exists but is not a results file (expected the columns {', '.join(RESULT_COLUMNS)}); "
+                "choose another --out or remove it"
+            )
+        kept = out.with_name(f".{out.name}.resume")
+        with kept.open("w", encoding="utf-8", newline="") as rewritten:
+            writer = csv.writer(rewritten)
+            writer.writerow(RESULT_COLUMNS)
+            for record in reader:
+                participant = record.get("participant_id") or ""
+                complete = None not in record and all(record.get(c) is not None for c in RESULT_COLUMNS)
+                if complete and record["interview_id"] and not record["error"] and participant not in done:
+                    writer.writerow([record[c] for c in RESULT_COLUMNS])
+                    done.add(participant)
+            rewritten.flush()
+            os.fsync(rewritten.fileno())
+    kept.replace(out)
+    return done
+
+
+@define
+class Pace:
+    """Requests per second for the whole batch: `rate` if given, halved on each 429, recovering after.
+
+    Without `rate` the batch runs unpaced until a 429, then paces at half the rate it
+    was achieving, and speeds up again by 10% for each second without a 429.
+    """
+
+    rate: float | None = None
+    _limit: float | None = field(init=False)
+    _next: float = field(init=False, factory=time.monotonic)
+    _recent: deque[float] = field(init=False, factory=deque)
+    _last_slowdown: float = field(init=False, default=0.0)
+
+    def __attrs_post_init__(self) -> None:
+        """Start at the configured rate (or unpaced)."""
+        self._limit = self.rate
+
+    @property
+    def current(self) -> float | None:
+        """Requests per second allowed now; None when unpaced."""
+        return self._limit
+
+    async def wait_turn(self) -> None:
+        """Wait until the pace allows one more request."""
+        if self._limit is None:
+            return
+        now = time.monotonic()
+        self._next = max(self._next, now)
+        wait = self._next - now
+        self._next += 1.0 / self._limit
+        if wait > 0:
+            await anyio.sleep(wait)
+
+    def succeeded(self) -> None:
+        """Note a success: recover towards the configured rate."""
+        now = time.monotonic()
+        self._recent.append(now)
+        while self._recent and self._recent[0] < now - 5.0:
+            self._recent.popleft()
+        if self._limit is None or now - self._last_slowdown < 1.0:
+            return
+        seconds_since = now - self._last_slowdown
+        recovered = self._limit * 1.1 ** min(seconds_since, 1.0)
+        if self.rate is not None:
+            self._limit = min(self.rate, recovered)
+        elif seconds_since > 60.0:  # noqa: PLR2004 - a minute without 429s: unpaced again
+            self._limit = None
+        else:
+            self._limit = recovered
+
+    def rate_limited(self) -> None:
+        """Note a 429: halve the pace."""
+        now = time.monotonic()
+        if now - self._last_slowdown < 1.0 and self._limit is not None:
+            return  # one slowdown per second, however many requests saw the same 429 burst
+        achieved = len(self._recent) / 5.0 if self._recent else 1.0
+        base = self._limit if self._limit is not None else max(achieved, 1.0)
+        self._limit = max(0.1, base / 2.0)
+        self._last_slowdown = now
+
+
+@define
+class Tally:
+    """Counts for the progress display and the summary."""
+
+    total: int
+    skipped: int
+    created: int = 0
+    failed: int = 0
+    started: float = field(factory=time.monotonic)
+
+    @property
+    def done(self) -> int:
+        """Rows finished in this run, created or failed."""
+        return self.created + self.failed
+
+
+async def run_batch(
+    client: VersiveClient,
+    spec: BatchSpec,
+    *,
+    concurrency: int,
+    pace: Pace,
+    tally_out: Callable[[Tally], None],
+    progress: Callable[[Tally], None],
+) -> Tally:
+    """Create the interviews; `progress` is called after each row, `tally_out` once counts are known."""
+    participants = check_input(spec)
+    done = resume_results(spec.out)
+    tally = Tally(total=len(participants - done), skipped=len(participants & done))
+    tally_out(tally)
+    with spec.out.open("a", encoding="utf-8", newline="") as handle:
+        results = _Results(handle, tally, progress)
+
+        async def work(rows: anyio.abc.ObjectReceiveStream[Row]) -> None:
+            async with rows:
+                async for row in rows:
+                    await pace.wait_turn()
+                    try:
+                        interview = await client.create_interview(
+                            spec.study_id,
+                            title=row.title,
+                            metadata=row.metadata,
+                            language=spec.language,
+                            idempotency_key=idempotency_key(spec.study_id, row.participant_id),
+                        )
+                    except VersiveError as exc:
+                        results.failed(row, " ".join(str(exc).split()))
+                    else:
+                        pace.succeeded()
+                        results.created(row, interview)
+
+        send, receive = anyio.create_memory_object_stream[Row](max_buffer_size=concurrency)
+        async with anyio.create_task_group() as tasks:
+            for _ in range(concurrency):
+                tasks.start_soon(work, receive.clone())
+            receive.close()
+            async with send:
+                for row in read_rows(spec, done):
+                    await send.send(row)
+    return tally
+
+
+class _Results:
+    """The results file: a header when new, then one row per participant, flushed as it is written."""
+
+    def __init__(self, handle: IO[str], tally: Tally, progress: Callable[[Tally], None]) -> None:
+        self._handle = handle
+        self._writer = csv.writer(handle)
+        self._tally = tally
+        self._progress = progress
+        if handle.tell() == 0:
+            self._writer.writerow(RESULT_COLUMNS)
+            handle.flush()
+
+    def created(self, row: Row, interview: Interview) -> None:
+        """Record an interview created for `row`."""
+        created_at = interview.created_at.isoformat()
+        self._write([row.participant_id, interview.id, interview.link, interview.status, created_at, ""])
+        self._tally.created += 1
+        self._progress(self._tally)
+
+    def failed(self, row: Row, error: str) -> None:
+        """Record why `row` failed."""
+        self._write([row.participant_id, "", "", "", "", error])
+        self._tally.failed += 1
+        self._progress(self._tally)
+
+    def _write(self, values: list[str]) -> None:
+        # One write and one flush per row, with no await between: a kill loses at most
+        # the rows still in flight, never half of one that was reported.
+        self._writer.writerow(values)
+        self._handle.flush()
