@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,12 +20,15 @@ from versive_client import RetryPolicy, VersiveClient
 from versive_client.testing import FakeVersive
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator, Callable, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi.yaml"
 OVERLAY = ROOT / "openapi.overlay.yaml"
 GENERATED = ROOT / "versive_client" / "_generated"
+
+PRISM = ROOT / "tests" / "prism" / "node_modules" / ".bin" / "prism"
+PRISM_START_SECONDS = 60.0
 
 KEY = "test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -122,3 +128,49 @@ async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
 def no_wait() -> RetryPolicy:
     """Retries without waits, for tests that do not look at the delays."""
     return RetryPolicy.no_wait()
+
+
+def free_port() -> int:
+    """A port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def run_prism(spec: Path) -> Iterator[str]:
+    """Prism mocking `spec` on loopback; yields its base URL. A missing Prism fails the test, never skips it."""
+    if not PRISM.exists():
+        pytest.fail(f"Prism is not installed at {PRISM.relative_to(ROOT)}; scripts/test.sh installs it (npm ci)")
+    if shutil.which("node") is None:
+        pytest.fail("Prism needs Node.js, which is not on PATH; scripts/test.sh installs it")
+    port = free_port()
+    process = subprocess.Popen(
+        [str(PRISM), "mock", "--host", "127.0.0.1", "--port", str(port), str(spec)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + PRISM_START_SECONDS
+        while True:
+            if process.poll() is not None:
+                output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+                pytest.fail(f"Prism exited with {process.returncode} before listening:\n{output}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"Prism did not listen on 127.0.0.1:{port} within {PRISM_START_SECONDS:.0f} s")
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout:
+            process.stdout.close()

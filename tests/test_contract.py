@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import socket
-import subprocess
-import time
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 from attrs import frozen
-from conftest import AUTH, KEY, PATH, ROOT, SPEC
+from conftest import AUTH, KEY, PATH, SPEC, run_prism
 
 from versive_client._generated import AuthenticatedClient
 from versive_client._generated.api.interviews import create_interview
@@ -30,9 +26,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 pytestmark = pytest.mark.asyncio
-
-PRISM = ROOT / "tests" / "prism" / "node_modules" / ".bin" / "prism"
-PRISM_START_SECONDS = 60.0
 
 
 @frozen
@@ -58,54 +51,11 @@ def locations_from_prism(response: httpx.Response) -> set[tuple[str | int, ...]]
     return found
 
 
-def free_port() -> int:
-    """A port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_until_listening(port: int, process: subprocess.Popen[bytes], deadline: float) -> None:
-    """Block until something accepts TCP connections on the port, or fail with Prism's output."""
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
-            pytest.fail(f"Prism exited with {process.returncode} before listening:\n{output}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        except OSError:
-            time.sleep(0.1)
-        else:
-            return
-    pytest.fail(f"Prism did not listen on 127.0.0.1:{port} within {PRISM_START_SECONDS:.0f} s")
-
-
 @pytest.fixture(scope="module")
 def prism_url() -> Iterator[str]:
     """Prism mocking openapi.yaml on loopback. Missing Prism fails the run: it is never skipped."""
-    if not PRISM.exists():
-        pytest.fail(f"Prism is not installed at {PRISM.relative_to(ROOT)}; scripts/test.sh installs it (npm ci)")
-    if shutil.which("node") is None:
-        pytest.fail("Prism needs Node.js, which is not on PATH; scripts/test.sh installs it")
-    port = free_port()
-    process = subprocess.Popen(
-        [str(PRISM), "mock", "--host", "127.0.0.1", "--port", str(port), str(SPEC)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_until_listening(port, process, time.monotonic() + PRISM_START_SECONDS)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout:
-            process.stdout.close()
+    with run_prism(SPEC) as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,330 @@
+"""scripts/update_spec.py: merging pages, writing only valid specs, and classifying changes for SDK users."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import http.server
+import json
+import subprocess
+import sys
+import threading
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import yaml
+from conftest import OVERLAY, ROOT, SPEC, write_yaml
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+NO_CHANGE, ERROR, NON_BREAKING, BREAKING = 0, 1, 10, 20
+
+INTERVIEW_OUT = {
+    "type": "object",
+    "title": "InterviewOut",
+    "required": ["id", "link"],
+    "properties": {
+        "id": {"type": "string", "title": "Id"},
+        "link": {"type": "string", "title": "Link"},
+        "score": {"type": "integer", "title": "Score"},
+    },
+}
+
+
+def base_spec() -> dict[str, Any]:
+    """The vendored spec plus a GET operation whose response schema upstream defines."""
+    document: dict[str, Any] = yaml.safe_load(SPEC.read_text())
+    document["paths"]["/api/v1/interviews/{interview_id}"] = {
+        "get": {
+            "operationId": "get_interview_api_v1_interviews__interview_id__get",
+            "parameters": [
+                {"name": "interview_id", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": {
+                    "description": "OK",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/InterviewOut"}}},
+                }
+            },
+            "security": [{"HTTPBearer": []}],
+        }
+    }
+    document["components"]["schemas"]["InterviewOut"] = copy.deepcopy(INTERVIEW_OUT)
+    return document
+
+
+def page(document: dict[str, Any]) -> str:
+    """A documentation page in the seed's form: Markdown with the document in a fenced yaml block."""
+    return f"# Some endpoint\n\nText.\n\n````yaml POST /x\n{yaml.safe_dump(document, sort_keys=False)}````\n"
+
+
+def run(tmp_path: Path, *sources: str | Path, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """Run update_spec.py against the spec copy in tmp_path."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "update_spec.py"), *map(str, sources),
+         "--spec", str(tmp_path / "openapi.yaml"), "--overlay", str(OVERLAY), *extra],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def vendored(tmp_path: Path) -> Path:
+    """A copy of the vendored spec with the extra GET operation, as the 'current' spec."""
+    return write_yaml(tmp_path / "openapi.yaml", base_spec())
+
+
+def changed(tmp_path: Path, mutate: Any) -> Path:
+    """The base spec with `mutate` applied, written as a new source file."""
+    document = base_spec()
+    mutate(document)
+    return write_yaml(tmp_path / "upstream.yaml", document)
+
+
+def report(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """The --json report."""
+    parsed: dict[str, Any] = json.loads(result.stdout)
+    return parsed
+
+
+def kinds(result: subprocess.CompletedProcess[str]) -> list[tuple[str, str, bool]]:
+    """(kind, where, breaking) of each change in a --json report."""
+    return [(c["kind"], c["where"], c["breaking"]) for c in report(result)["changes"]]
+
+
+def test_the_seed_page_is_no_change(tmp_path: Path) -> None:
+    """The documentation page openapi.yaml came from: exit 0 and the file stays byte-identical."""
+    target = tmp_path / "openapi.yaml"
+    target.write_bytes(SPEC.read_bytes())
+    seed = tmp_path / "page.md"
+    seed.write_text(f"# Create Interview\n\n````yaml POST /api/v1/interviews\n{SPEC.read_text()}````\n")
+    result = run(tmp_path, seed)
+    assert result.returncode == NO_CHANGE, result.stderr
+    assert "No change for SDK users." in result.stdout
+    assert target.read_bytes() == SPEC.read_bytes()
+
+
+def test_a_new_operation_with_a_path_parameter_is_non_breaking(tmp_path: Path) -> None:
+    """Adding DELETE /api/v1/interviews/{interview_id}: a new function, nothing breaks; the spec is written."""
+    vendored_spec = write_yaml(tmp_path / "openapi.yaml", base_spec())
+
+    def add(document: dict[str, Any]) -> None:
+        item = document["paths"]["/api/v1/interviews/{interview_id}"]
+        item["delete"] = copy.deepcopy(item["get"])
+        item["delete"]["operationId"] = "cancel_interview_api_v1_interviews__interview_id__delete"
+
+    result = run(tmp_path, changed(tmp_path, add), extra=("--json",))
+    assert result.returncode == NON_BREAKING, result.stderr
+    assert kinds(result) == [("operation added", "DELETE /api/v1/interviews/{interview_id}", False)]
+    assert report(result)["changes"][0]["detail"] == "new function cancel_interview"
+    assert "delete" in yaml.safe_load(vendored_spec.read_text())["paths"]["/api/v1/interviews/{interview_id}"]
+
+
+@pytest.mark.usefixtures("vendored")
+def test_a_new_optional_request_field_is_non_breaking(tmp_path: Path) -> None:
+    """An optional request field: non-breaking."""
+
+    def add(document: dict[str, Any]) -> None:
+        document["components"]["schemas"]["CreateInterviewReqV1"]["properties"]["email"] = {"type": "string"}
+
+    result = run(tmp_path, changed(tmp_path, add), extra=("--json",))
+    assert result.returncode == NON_BREAKING
+    assert kinds(result) == [("request field added", "POST /api/v1/interviews email", False)]
+
+
+@pytest.mark.usefixtures("vendored")
+def test_a_new_required_request_field_is_breaking(tmp_path: Path) -> None:
+    """A required request field breaks callers that do not send it."""
+
+    def add(document: dict[str, Any]) -> None:
+        schema = document["components"]["schemas"]["CreateInterviewReqV1"]
+        schema["properties"]["email"] = {"type": "string"}
+        schema["required"].append("email")
+
+    result = run(tmp_path, changed(tmp_path, add), extra=("--json",))
+    assert result.returncode == BREAKING
+    assert kinds(result) == [("request field added", "POST /api/v1/interviews email", True)]
+
+
+@pytest.mark.usefixtures("vendored")
+def test_a_removed_response_field_is_breaking(tmp_path: Path) -> None:
+    """A response field gone: code reading it breaks."""
+    result = run(
+        tmp_path,
+        changed(tmp_path, lambda d: d["components"]["schemas"]["InterviewOut"]["properties"].pop("score")),
+        extra=("--json",),
+    )
+    assert result.returncode == BREAKING
+    assert kinds(result) == [("response field removed", "GET /api/v1/interviews/{interview_id} score", True)]
+
+
+@pytest.mark.usefixtures("vendored")
+def test_a_changed_field_type_is_breaking(tmp_path: Path) -> None:
+    """Integer -> string on a response field: breaking, with both types shown."""
+
+    def retype(document: dict[str, Any]) -> None:
+        document["components"]["schemas"]["InterviewOut"]["properties"]["score"] = {"type": "string"}
+
+    result = run(tmp_path, changed(tmp_path, retype), extra=("--json",))
+    assert result.returncode == BREAKING
+    (change,) = report(result)["changes"]
+    assert (change["kind"], change["detail"], change["breaking"]) == (
+        "response field retyped",
+        "integer -> string",
+        True,
+    )
+
+
+@pytest.mark.usefixtures("vendored")
+def test_a_field_made_required(tmp_path: Path) -> None:
+    """A request field made required breaks callers; a response field made required does not."""
+
+    def require(document: dict[str, Any]) -> None:
+        document["components"]["schemas"]["CreateInterviewReqV1"]["required"].append("title")
+        document["components"]["schemas"]["InterviewOut"]["required"].append("score")
+
+    result = run(tmp_path, changed(tmp_path, require), extra=("--json",))
+    assert result.returncode == BREAKING
+    assert sorted(kinds(result)) == [
+        ("request field made required", "POST /api/v1/interviews title", True),
+        ("response field made required", "GET /api/v1/interviews/{interview_id} score", False),
+    ]
+
+
+@pytest.mark.usefixtures("vendored")
+def test_a_removed_operation_is_breaking(tmp_path: Path) -> None:
+    """An operation gone: its function is gone."""
+    result = run(
+        tmp_path,
+        changed(tmp_path, lambda d: d["paths"].pop("/api/v1/interviews/{interview_id}")),
+        extra=("--json",),
+    )
+    assert result.returncode == BREAKING
+    assert kinds(result) == [("operation removed", "GET /api/v1/interviews/{interview_id}", True)]
+
+
+def test_a_pair_of_pages_merges_into_one_spec(tmp_path: Path) -> None:
+    """Two pages, one per endpoint, merge: paths and components united, then written and reported."""
+    write_yaml(tmp_path / "openapi.yaml", yaml.safe_load(SPEC.read_text()))
+    full = base_spec()
+    create_only = copy.deepcopy(full)
+    create_only["paths"].pop("/api/v1/interviews/{interview_id}")
+    create_only["components"]["schemas"].pop("InterviewOut")
+    get_only = copy.deepcopy(full)
+    get_only["paths"].pop("/api/v1/interviews")
+    get_only["components"]["schemas"] = {"InterviewOut": full["components"]["schemas"]["InterviewOut"]}
+    first, second = tmp_path / "create.md", tmp_path / "get.md"
+    first.write_text(page(create_only))
+    second.write_text(page(get_only))
+
+    result = run(tmp_path, first, second)
+
+    assert result.returncode == NON_BREAKING, result.stderr
+    assert "| ok | operation added | `GET /api/v1/interviews/{interview_id}` | new function get_interview |" in (
+        result.stdout
+    )
+    merged = yaml.safe_load((tmp_path / "openapi.yaml").read_text())
+    assert set(merged["paths"]) == {"/api/v1/interviews", "/api/v1/interviews/{interview_id}"}
+    assert {"CreateInterviewReqV1", "InterviewOut"} <= set(merged["components"]["schemas"])
+
+
+def test_a_conflicting_pair_of_pages_is_an_error_naming_both(tmp_path: Path, vendored: Path) -> None:
+    """The same component defined two ways: exit 1, both sources named, nothing written."""
+    before = vendored.read_bytes()
+    one, two = base_spec(), base_spec()
+    two["components"]["schemas"]["InterviewOut"]["properties"]["id"] = {"type": "integer"}
+    first, second = tmp_path / "one.md", tmp_path / "two.md"
+    first.write_text(page(one))
+    second.write_text(page(two))
+
+    result = run(tmp_path, first, second)
+
+    assert result.returncode == ERROR
+    assert f"components.schemas.InterviewOut is defined differently in {first} and in {second}" in result.stderr
+    assert vendored.read_bytes() == before
+
+
+def test_an_invalid_result_is_not_written(tmp_path: Path, vendored: Path) -> None:
+    """A source that does not validate: exit 1 with the location, and openapi.yaml untouched."""
+    before = vendored.read_bytes()
+    source = changed(tmp_path, lambda d: d["paths"]["/api/v1/interviews"]["post"].update(requestBody="yes"))
+    result = run(tmp_path, source)
+    assert result.returncode == ERROR
+    assert "invalid OpenAPI at $['paths']['/api/v1/interviews']['post']['requestBody']" in result.stderr
+    assert vendored.read_bytes() == before
+
+
+@pytest.mark.usefixtures("vendored")
+def test_unreadable_sources_are_errors(tmp_path: Path) -> None:
+    """A missing file, or a page without an OpenAPI document, is a one-line error."""
+    missing = run(tmp_path, tmp_path / "nope.yaml")
+    assert missing.returncode == ERROR
+    assert "cannot read" in missing.stderr
+    prose = tmp_path / "prose.md"
+    prose.write_text("# Just text\n\nNo spec here.\n")
+    assert "holds no OpenAPI document" in run(tmp_path, prose).stderr
+
+
+def test_corrections_upstream_now_provides_are_reported(tmp_path: Path) -> None:
+    """When upstream types the 200 response itself, the overlay's corrections for it are listed for review."""
+    vendored_spec = tmp_path / "openapi.yaml"
+    vendored_spec.write_bytes(SPEC.read_bytes())
+
+    def provide(document: dict[str, Any]) -> None:
+        media = document["paths"]["/api/v1/interviews"]["post"]["responses"]["200"]["content"]["application/json"]
+        media["schema"] = {"$ref": "#/components/schemas/Interview"}
+        document["components"]["schemas"]["Interview"] = {"type": "object", "properties": {"id": {"type": "string"}}}
+
+    source = write_yaml(tmp_path / "upstream.yaml", yaml.safe_load(SPEC.read_text()))
+    data = yaml.safe_load(source.read_text())
+    provide(data)
+    write_yaml(source, data)
+    stale = report(run(tmp_path, source, extra=("--json", "--check")))["stale_corrections"]
+    assert any("upstream now provides 'Interview' itself" in note for note in stale)
+    assert any("upstream now provides '$ref' itself" in note for note in stale)
+
+
+def test_a_vanished_correction_target_is_reported(tmp_path: Path) -> None:
+    """When upstream moves the path, the corrections aimed at it are reported as matching nothing."""
+    (tmp_path / "openapi.yaml").write_bytes(SPEC.read_bytes())
+    data = yaml.safe_load(SPEC.read_text())
+    data["paths"]["/api/v2/interviews"] = data["paths"].pop("/api/v1/interviews")
+    result = run(tmp_path, write_yaml(tmp_path / "upstream.yaml", data), extra=("--json", "--check"))
+    assert result.returncode == BREAKING
+    assert any("matches nothing upstream now" in note for note in report(result)["stale_corrections"])
+    assert (tmp_path / "openapi.yaml").read_bytes() == SPEC.read_bytes(), "--check never writes"
+
+
+@pytest.mark.usefixtures("vendored")
+def test_a_breaking_change_adds_a_changelog_entry(tmp_path: Path) -> None:
+    """--changelog adds a section proposing the version bump."""
+    changelog = tmp_path / "CHANGELOG.md"
+    changelog.write_text("# Changelog\n\n## Unreleased\n\n### Added\n- x\n")
+    run(tmp_path, changed(tmp_path, lambda d: d["paths"].pop("/api/v1/interviews/{interview_id}")),
+        extra=("--changelog", str(changelog)))  # fmt: skip
+    text = changelog.read_text()
+    assert "### Spec update (proposed version bump: major)" in text
+    assert "- operation removed: `GET /api/v1/interviews/{interview_id}`" in text
+
+
+@pytest.fixture
+def served_dir(tmp_path: Path) -> Iterator[str]:
+    """tmp_path over HTTP on loopback."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_source_can_be_a_url(tmp_path: Path, served_dir: str) -> None:
+    """An http(s) source is fetched; a 404 is a clear error."""
+    (tmp_path / "openapi.yaml").write_bytes(SPEC.read_bytes())
+    (tmp_path / "page.md").write_text(page(yaml.safe_load(SPEC.read_text())))
+    assert run(tmp_path, f"{served_dir}/page.md").returncode == NO_CHANGE
+    missing = run(tmp_path, f"{served_dir}/gone.md")
+    assert missing.returncode == ERROR
+    assert "cannot fetch" in missing.stderr
