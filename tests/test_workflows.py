@@ -1,0 +1,87 @@
+"""The GitHub workflows, validated offline: GitHub's workflow schema, and zizmor's security audit."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from typing import TYPE_CHECKING
+
+import pytest
+import yaml
+from conftest import ROOT
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+BIN = ROOT / ".venv" / "bin"
+
+
+def tool(name: str) -> str:
+    """A validator installed in the project's environment (never skipped when missing: it fails)."""
+    path = BIN / name
+    if not path.exists():
+        found = shutil.which(name)
+        if found is None:
+            pytest.fail(f"{name} is not installed; scripts/bootstrap.sh installs the dev tools")
+        return found
+    return str(path)
+
+
+def check_schema(*files: Path) -> subprocess.CompletedProcess[str]:
+    """check-jsonschema with its bundled GitHub workflow schema (no network)."""
+    return subprocess.run(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def audit(*paths: Path) -> subprocess.CompletedProcess[str]:
+    """zizmor, offline."""
+    return subprocess.run(
+        [tool("zizmor"), "--offline", "--no-progress", *map(str, paths)], capture_output=True, text=True, check=False
+    )
+
+
+def test_there_are_workflows() -> None:
+    """CI on push and pull request, and the spec follower on a schedule."""
+    assert [w.name for w in WORKFLOWS] == ["ci.yml", "spec-update.yml"]
+
+
+def test_the_workflows_match_githubs_schema() -> None:
+    """Every workflow validates against GitHub's workflow schema."""
+    result = check_schema(*WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_zizmor_finds_nothing() -> None:
+    """No security finding: pinned actions, no credential persistence, least privilege, no injection."""
+    result = audit(*WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_action_is_pinned_by_commit_and_permissions_are_explicit() -> None:
+    """Each `uses:` names a full commit SHA; each workflow starts from no permissions."""
+    for workflow in WORKFLOWS:
+        text = workflow.read_text()
+        for action in re.findall(r"uses:\s*(\S+)", text):
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), f"{workflow.name}: {action}"
+        assert yaml.safe_load(text)["permissions"] == {}, workflow.name
+
+
+def test_the_validators_catch_bad_workflows(tmp_path: Path) -> None:
+    """The checks can fail: a malformed workflow and an unpinned, over-privileged one are flagged."""
+    malformed = tmp_path / "malformed.yml"
+    malformed.write_text("on: push\njobs:\n  build:\n    runs-on: ubuntu-24.04\n    steps: nope\n")
+    assert check_schema(malformed).returncode != 0
+    unpinned = tmp_path / "unpinned.yml"
+    unpinned.write_text(
+        "on: push\npermissions: write-all\njobs:\n  build:\n    runs-on: ubuntu-24.04\n"
+        "    steps:\n      - uses: actions/checkout@v4\n"
+    )
+    result = audit(unpinned)
+    assert result.returncode != 0
+    assert "unpinned" in result.stdout + result.stderr
