@@ -88,10 +88,13 @@ async def fake_http(request: pytest.FixtureRequest) -> AsyncIterator[tuple[FakeV
 class Harness:
     """A fake, a VersiveClient reaching it, and the waits the client asked for (not slept)."""
 
-    def __init__(self, fake: FakeVersive, base_url: str, transport: httpx.AsyncBaseTransport | None) -> None:
+    def __init__(
+        self, fake: FakeVersive, base_url: str, transport: httpx.AsyncBaseTransport | None, backend: str = "httpx"
+    ) -> None:
         self.fake = fake
         self.base_url = base_url
         self.transport = transport
+        self.backend = backend
         self.sleeps: list[float] = []
         self.clients: list[VersiveClient] = []
 
@@ -99,26 +102,28 @@ class Harness:
         """Record a wait instead of sleeping."""
         self.sleeps.append(seconds)
 
-    def client(self, **options: Any) -> VersiveClient:
-        """A VersiveClient on this fake; closed when the test ends."""
+    def client(self, api_key: str = KEY, **options: Any) -> VersiveClient:
+        """A VersiveClient on this fake, on this harness's backend; closed when the test ends."""
         options.setdefault("sleep", self.sleep)
         if self.transport is not None:
             options.setdefault("transport", self.transport)
-        client = VersiveClient(KEY, base_url=self.base_url, **options)
+        elif "http_client" not in options:
+            options.setdefault("http_backend", self.backend)
+        client = VersiveClient(api_key, base_url=self.base_url, **options)
         self.clients.append(client)
         return client
 
 
-@pytest_asyncio.fixture(params=["in-process", "loopback"])
+@pytest_asyncio.fixture(params=["in-process", "loopback-httpx", "loopback-aiohttp"])
 async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
-    """The client against the fake, in-process and over a real loopback connection."""
+    """The client against the fake: in-process, and over a real loopback connection on each backend."""
     fake = FakeVersive(api_key=KEY)
     if request.param == "in-process":
         built = Harness(fake, "https://api.versive.test", fake.transport())
         yield built
     else:
         async with fake.serve() as base_url:
-            built = Harness(fake, base_url, None)
+            built = Harness(fake, base_url, None, backend=request.param.removeprefix("loopback-"))
             yield built
     for client in built.clients:
         await client.aclose()
@@ -174,3 +179,10 @@ def run_prism(spec: Path) -> Iterator[str]:
             process.wait()
         if process.stdout:
             process.stdout.close()
+
+
+@pytest.fixture(params=["httpx", "aiohttp"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each HTTP backend of VersiveClient in turn."""
+    value: str = request.param
+    return value

@@ -57,13 +57,13 @@ async def test_the_quickstart_shape(harness: Harness) -> None:
     }
 
 
-async def test_the_key_and_base_url_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_the_key_and_base_url_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
     """VERSIVE_API_KEY and VERSIVE_BASE_URL are used when no argument is given."""
     fake = FakeVersive(api_key="env-key")
     async with fake.serve() as base_url:
         monkeypatch.setenv("VERSIVE_API_KEY", "env-key")
         monkeypatch.setenv("VERSIVE_BASE_URL", base_url)
-        async with VersiveClient() as client:
+        async with VersiveClient(http_backend=backend) as client:
             assert client.base_url == base_url
             await client.create_interview("study_1")
     assert len(fake.interviews) == 1
@@ -251,8 +251,7 @@ async def test_secrets_never_appear_in_output(harness: Harness, caplog: pytest.L
     with pytest.raises(VersiveError) as caught:
         await client.create_interview("s")
     texts += [str(caught.value), repr(caught.value), "".join(traceback.format_exception(caught.value))]
-    wrong = VersiveClient("wrong-" + secret, base_url=harness.base_url, transport=harness.transport)
-    harness.clients.append(wrong)
+    wrong = harness.client("wrong-" + secret)
     with pytest.raises(AuthenticationError) as denied:
         await wrong.create_interview("s")
     texts += [str(denied.value), "".join(traceback.format_exception(denied.value)), repr(wrong)]

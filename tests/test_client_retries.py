@@ -287,8 +287,7 @@ async def test_a_422_carries_the_parsed_details(harness: Harness) -> None:
 
 async def test_a_wrong_key_is_an_authentication_error(harness: Harness) -> None:
     """401 → AuthenticationError at once, with the API's detail."""
-    client = VersiveClient("wrong-key", base_url=harness.base_url, transport=harness.transport)
-    harness.clients.append(client)
+    client = harness.client("wrong-key")
     with pytest.raises(AuthenticationError) as caught:
         await client.create_interview("study_1")
     assert caught.value.attempts == 1
@@ -317,26 +316,31 @@ async def test_a_200_missing_a_required_field_names_it(harness: Harness, field: 
     assert '{"id"' in str(caught.value) or '"title"' in str(caught.value), "a snippet of the body"
 
 
-async def test_cancelling_a_call_leaves_no_connection_checked_out() -> None:
-    """A task cancelled mid-request returns its connection: a one-connection pool still serves the next call."""
+async def test_cancelling_calls_leaves_no_connection_checked_out(backend: str) -> None:
+    """Tasks cancelled mid-request return their connections; the next call gets one at once.
+
+    A hundred cancelled calls held every connection of the pool.
+    """
     fake = FakeVersive(api_key="k")
-    fake.faults.queue(faults.Delay(5.0))
-    pool = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=1))
+    fake.faults.add_rule(faults.Delay(5.0), probability=1.0)
     async with (
         fake.serve() as base_url,
-        VersiveClient("k", base_url=base_url, transport=pool, timeout=httpx.Timeout(5.0, pool=1.0)) as client,
+        VersiveClient("k", base_url=base_url, http_backend=backend, timeout=httpx.Timeout(5.0, pool=2.0)) as client,
     ):
-        with anyio.move_on_after(0.2) as scope:
-            await client.create_interview("study_1")
+        with anyio.move_on_after(0.5) as scope:
+            async with anyio.create_task_group() as tasks:
+                for n in range(100):
+                    tasks.start_soon(client.create_interview, f"study_{n}")
         assert scope.cancelled_caught
-        interview = await client.create_interview("study_2")
-    assert interview.study_id == "study_2"
+        fake.faults.clear()
+        interview = await client.create_interview("study_after")
+    assert interview.study_id == "study_after"
 
 
-async def test_a_thousand_concurrent_calls_on_one_client() -> None:
+async def test_a_thousand_concurrent_calls_on_one_client(backend: str) -> None:
     """1,000 concurrent create_interview calls share one client and all succeed with distinct links."""
     fake = FakeVersive(api_key="k")
-    async with fake.serve() as base_url, VersiveClient("k", base_url=base_url) as client:
+    async with fake.serve() as base_url, VersiveClient("k", base_url=base_url, http_backend=backend) as client:
         results = []
 
         async def create(n: int) -> None:
@@ -350,11 +354,13 @@ async def test_a_thousand_concurrent_calls_on_one_client() -> None:
     assert len(fake.interviews) == 1000
 
 
-async def test_an_unreachable_api_is_a_connection_error() -> None:
+async def test_an_unreachable_api_is_a_connection_error(backend: str) -> None:
     """Nothing listening: APIConnectionError after the retries."""
     async with FakeVersive().serve() as base_url:
         pass  # the port is free again once the server stops
-    async with VersiveClient("k", base_url=base_url, retry_policy=RetryPolicy.no_wait()) as client:
+    async with VersiveClient(
+        "k", base_url=base_url, retry_policy=RetryPolicy.no_wait(), http_backend=backend
+    ) as client:
         with pytest.raises(APIConnectionError) as caught:
             await client.create_interview("study_1")
     assert caught.value.attempts == 3

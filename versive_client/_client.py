@@ -34,6 +34,7 @@ DEFAULT_MAX_CONNECTIONS = 100
 DEFAULT_LIMITS = httpx.Limits(
     max_connections=DEFAULT_MAX_CONNECTIONS, max_keepalive_connections=DEFAULT_MAX_CONNECTIONS
 )
+HTTP_BACKENDS = ("httpx", "aiohttp")
 API_KEY_ENV = "VERSIVE_API_KEY"
 BASE_URL_ENV = "VERSIVE_BASE_URL"
 LOG_ENV = "VERSIVE_LOG"
@@ -65,6 +66,9 @@ class VersiveClient:
         http_client: your own ``httpx.AsyncClient`` (proxies, TLS); you close it.
         transport: an httpx transport to send through instead (for example
             ``FakeVersive().transport()``); the client closes it.
+        http_backend: ``"httpx"`` (default), or ``"aiohttp"`` for aiohttp's faster connection
+            pool under httpx's API (the ``aiohttp`` extra; asyncio only). Retries, timeouts,
+            errors and the generated client are the same on both.
         sleep: the coroutine function waits use (default ``anyio.sleep``), to observe
             or skip waits in tests.
         default_headers: extra headers for every request.
@@ -84,6 +88,7 @@ class VersiveClient:
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         allow_insecure: bool = False,
+        http_backend: str = "httpx",
         sleep: Callable[[float], Awaitable[object]] | None = None,
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
@@ -103,11 +108,19 @@ class VersiveClient:
             raise TypeError(f"http_client must be an httpx.AsyncClient, got {type(http_client).__name__}")
         if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
             raise TypeError(f"transport must be an httpx.AsyncBaseTransport, got {type(transport).__name__}")
+        if http_backend not in HTTP_BACKENDS:
+            raise ValueError(f"http_backend must be one of {', '.join(HTTP_BACKENDS)}, got {http_backend!r}")
+        if http_backend != "httpx" and (http_client is not None or transport is not None):
+            raise ValueError(
+                "http_backend chooses the connection pool; it cannot be combined with http_client or transport"
+            )
         gate = None
         if http_client is not None:
             inner: httpx.AsyncBaseTransport = _ThroughClient(http_client)
         elif transport is not None:
             inner = transport
+        elif http_backend == "aiohttp":
+            inner = aiohttp_transport(DEFAULT_LIMITS)
         else:
             inner = httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS)
             gate = ConcurrencyGate(DEFAULT_MAX_CONNECTIONS)
@@ -378,6 +391,17 @@ def _check_policy(policy: object) -> RetryPolicy:
     if not isinstance(policy, RetryPolicy):
         raise TypeError(f"retry_policy must be a RetryPolicy, got {type(policy).__name__}")
     return policy
+
+
+def aiohttp_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+    """An httpx transport over aiohttp's connection pool (the ``aiohttp`` extra)."""
+    try:
+        from httpx_aiohttp import AiohttpTransport  # noqa: PLC0415 - an optional extra
+    except ImportError as exc:
+        raise ValueError(
+            "http_backend='aiohttp' needs the aiohttp extra: pip install 'versive-client[aiohttp]'"
+        ) from exc
+    return AiohttpTransport(limits=limits)
 
 
 def _user_agent() -> str:

@@ -15,6 +15,7 @@ import click
 import httpx
 
 from versive_client import VersiveClient, VersiveError, __version__
+from versive_client._client import aiohttp_transport
 from versive_client.cli._batch import BatchSpec, InputError, Pace, Tally, run_batch
 
 if TYPE_CHECKING:
@@ -190,7 +191,7 @@ def create_batch(
     async def go() -> int:
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         async with (
-            httpx.AsyncClient(limits=limits, event_hooks={"response": [on_response]}) as http,
+            httpx.AsyncClient(transport=_batch_transport(limits), event_hooks={"response": [on_response]}) as http,
             settings.client(http_client=http, max_retries=5) as versive,
         ):
             try:
@@ -212,6 +213,14 @@ def create_batch(
         return 0
 
     _run(go, interrupted=progress.interrupted)
+
+
+def _batch_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+    """Aiohttp's faster pool when the aiohttp extra is installed, else httpx's."""
+    try:
+        return aiohttp_transport(limits)
+    except ValueError:  # the extra is not installed
+        return httpx.AsyncHTTPTransport(limits=limits)
 
 
 class _Progress:
