@@ -53,12 +53,14 @@ def test_the_wheel_metadata_declares_bounded_runtime_dependencies(wheel: zipfile
     assert metadata["Requires-Python"] == ">=3.11"
     requirements = sorted(metadata.get_all("Requires-Dist") or [])
     assert requirements == [
+        "aiohttp<4,>=3.10; extra == 'aiohttp'",
         "anyio<5,>=4.5",
         "attrs<27,>=23.1",
         "click<9,>=8.1; extra == 'cli'",
         "h11<1,>=0.14; extra == 'cli'",
         "h11<1,>=0.14; extra == 'testing'",
+        "httpx-aiohttp<0.3,>=0.2; extra == 'aiohttp'",
         "httpx<0.29,>=0.27",
         "rich<16,>=13.7; extra == 'cli'",
     ]
-    assert sorted(metadata.get_all("Provides-Extra") or []) == ["cli", "testing"]
+    assert sorted(metadata.get_all("Provides-Extra") or []) == ["aiohttp", "cli", "testing"]

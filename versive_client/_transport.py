@@ -190,7 +190,7 @@ class RetryTransport(httpx.AsyncBaseTransport):
             with _deadline_scope(remaining):
                 async with self.gate.slot() if self.gate is not None else contextlib.nullcontext():
                     response = await self.inner.handle_async_request(request)
-                    content = await _read_and_close(response)
+                    await _read_and_close(response)
         except TimeoutError as exc:  # the deadline scope fired
             error: VersiveError = APITimeoutError(
                 _describe(request, "ran out of its deadline"), request=request, attempts=attempt
@@ -209,19 +209,15 @@ class RetryTransport(httpx.AsyncBaseTransport):
         except httpx.TransportError as exc:
             raise APIConnectionError(_describe(request, _reason(exc)), request=request, attempts=attempt) from exc
 
-        fresh = httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            content=content,
-            request=request,
-            extensions=response.extensions,
-        )
-        if fresh.is_success:
+        # The body is read and cached on the response (a later aread() returns it), and the
+        # connection is back in the pool: the response can go up as it is.
+        response.request = request
+        if response.is_success:
             self.budget.refund()
-            _check_json(fresh, attempt)
-            return None, fresh
-        retry_after = parse_retry_after(fresh.headers.get("retry-after"))
-        return status_error(fresh, retry_after=retry_after, attempts=attempt), None
+            _check_json(response, attempt)
+            return None, response
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return status_error(response, retry_after=retry_after, attempts=attempt), None
 
     def _retry_delay(  # noqa: PLR0911 - one decision, one exit per reason
         self, error: VersiveError, attempt: int, max_retries: int, deadline: float | None
@@ -254,10 +250,10 @@ class RetryTransport(httpx.AsyncBaseTransport):
         await anyio.sleep(seconds)
 
 
-async def _read_and_close(response: httpx.Response) -> bytes:
-    """The whole body; the connection goes back to the pool (or is dropped) whatever happens."""
+async def _read_and_close(response: httpx.Response) -> None:
+    """Read the whole body; the connection goes back to the pool (or is dropped) whatever happens."""
     try:
-        content = await response.aread()
+        await response.aread()
     except BaseException:
         import anyio  # noqa: PLC0415 - only on the failure path
 
@@ -266,7 +262,6 @@ async def _read_and_close(response: httpx.Response) -> bytes:
             await response.aclose()
         raise
     await response.aclose()
-    return content
 
 
 def _shrink(timeout: httpx.Timeout, remaining: float | None) -> httpx.Timeout:

@@ -1,0 +1,311 @@
+"""Measure the SDK against the HTTP stacks under it, side by side, in one run.
+
+    python scripts/bench.py            # the full run (a few minutes on 2 cores)
+    python scripts/bench.py --quick    # tiny counts: checks that the benchmark still works
+
+A minimal create-interview server (uvicorn with httptools) runs in its own process on
+loopback. Each round measures, interleaved, calls/s at each concurrency for: raw httpx,
+raw aiohttp, the bare generated function, VersiveClient (httpx backend) and VersiveClient
+(aiohttp backend); the table shows the median over rounds and the ratios to raw httpx and
+raw aiohttp. Then: `import versive_client` against `import httpx` in fresh interpreters,
+and a `versive interviews create-batch` run against a plain aiohttp loop at the same
+concurrency, with the batch's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import re
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import httpx
+
+from versive_client import VersiveClient
+from versive_client._generated import AuthenticatedClient
+from versive_client._generated.api.interviews import create_interview
+from versive_client.models import CreateInterviewReqV1
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+KEY = "bench-key"
+PATH = "/api/v1/interviews"
+BODY = {"study_id": "study_bench", "title": "Benchmark", "metadata": {"participant_id": "p-1"}, "language": "English"}
+INTERVIEW = json.dumps(
+    {
+        "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+        "title": "Benchmark",
+        "study_id": "study_bench",
+        "metadata": {"participant_id": "p-1"},
+        "link": "https://getversive.com/s/study_bench?vid=vid_123",
+        "status": "open",
+        "created_at": "2024-01-01T00:00:00Z",
+    }
+).encode()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# -- the server (its own process) -----------------------------------------------------
+
+
+async def app(scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]], send: Any) -> None:
+    """A minimal ASGI app answering every request with the create-interview 200 body."""
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": INTERVIEW})
+
+
+def serve(port: int) -> None:
+    """Run the server until killed."""
+    import uvicorn  # noqa: PLC0415 - only in the server process
+
+    uvicorn.run(app, host="127.0.0.1", port=port, http="httptools", loop="asyncio", log_level="error", access_log=False)
+
+
+def start_server() -> tuple[subprocess.Popen[bytes], str]:
+    """Start the server process; return it and its base URL once it accepts connections."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        except OSError:
+            time.sleep(0.05)
+        else:
+            return process, f"http://127.0.0.1:{port}"
+    process.kill()
+    raise SystemExit("bench: the server did not start")
+
+
+# -- the clients ------------------------------------------------------------------------
+
+
+async def run_calls(call: Callable[[], Awaitable[object]], total: int, concurrency: int) -> float:
+    """Calls/s for `total` calls, `concurrency` at a time."""
+    remaining = total
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await call()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return total / (time.perf_counter() - started)
+
+
+async def measure(name: str, base_url: str, total: int, concurrency: int) -> float:
+    """Calls/s for one client kind, with its own fresh connection pool."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"Authorization": f"Bearer {KEY}"}
+    if name == "raw httpx":
+        async with httpx.AsyncClient(base_url=base_url, headers=headers, limits=limits, timeout=60) as client:
+
+            async def call() -> object:
+                return (await client.post(PATH, json=BODY)).json()
+
+            return await run_calls(call, total, concurrency)
+    if name == "raw aiohttp":
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(base_url=base_url, headers=headers, connector=connector) as session:
+
+            async def call() -> object:
+                async with session.post(PATH, json=BODY) as response:
+                    return await response.json()
+
+            return await run_calls(call, total, concurrency)
+    if name == "generated function":
+        generated = AuthenticatedClient(
+            base_url=base_url, token=KEY, timeout=httpx.Timeout(60), httpx_args={"limits": limits}
+        )
+        body = CreateInterviewReqV1.from_dict(BODY)
+        async with generated:
+
+            async def call() -> object:
+                return await create_interview.asyncio(client=generated, body=body)
+
+            return await run_calls(call, total, concurrency)
+    backend = "aiohttp" if name.endswith("(aiohttp)") else "httpx"
+    async with VersiveClient(KEY, base_url=base_url, http_backend=backend) as versive:
+
+        async def call() -> object:
+            return await versive.create_interview("study_bench", title="Benchmark", metadata={"participant_id": "p-1"})
+
+        return await run_calls(call, total, concurrency)
+
+
+CLIENTS = (
+    "raw httpx",
+    "raw aiohttp",
+    "generated function",
+    "VersiveClient (httpx)",
+    "VersiveClient (aiohttp)",
+)
+
+
+def throughput_table(base_url: str, concurrencies: list[int], total: int, rounds: int) -> list[str]:
+    """Interleaved rounds; the median calls/s per client and concurrency, with ratios."""
+    results: dict[tuple[str, int], list[float]] = {}
+    for _ in range(rounds):
+        for concurrency in concurrencies:
+            for name in CLIENTS:
+                rate = asyncio.run(measure(name, base_url, total, concurrency))
+                results.setdefault((name, concurrency), []).append(rate)
+    lines = [
+        f"calls/s, median of {rounds} interleaved round(s) of {total} calls (ratios: to raw httpx / to raw aiohttp)",
+        "",
+        "| client | " + " | ".join(f"c={c}" for c in concurrencies) + " |",
+        "| --- |" + " --- |" * len(concurrencies),
+    ]
+    for name in CLIENTS:
+        cells = []
+        for concurrency in concurrencies:
+            rate = statistics.median(results[name, concurrency])
+            httpx_rate = statistics.median(results["raw httpx", concurrency])
+            aiohttp_rate = statistics.median(results["raw aiohttp", concurrency])
+            cells.append(f"{rate:,.0f} ({rate / httpx_rate:.2f} / {rate / aiohttp_rate:.2f})")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+# -- import time --------------------------------------------------------------------------
+
+
+def import_microseconds(module: str) -> int:
+    """The cumulative import time of `module` in a fresh interpreter (-X importtime)."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"], capture_output=True, text=True, check=True
+    )
+    for line in result.stderr.splitlines():
+        match = re.match(r"import time:\s+\d+ \|\s+(\d+) \| (\S+)$", line)
+        if match and match.group(2) == module:
+            return int(match.group(1))
+    raise SystemExit(f"bench: no import time reported for {module}")
+
+
+def import_table(runs: int) -> list[str]:
+    """Median import times over `runs` interleaved fresh interpreters."""
+    modules = ("httpx", "versive_client")
+    times: dict[str, list[int]] = {module: [] for module in modules}
+    for _ in range(runs):
+        for module in modules:
+            times[module].append(import_microseconds(module))
+    httpx_ms = statistics.median(times["httpx"]) / 1000
+    ours_ms = statistics.median(times["versive_client"]) / 1000
+    return [
+        (
+            f"import time, median of {runs} fresh interpreters: import httpx {httpx_ms:.1f} ms, "
+            f"import versive_client {ours_ms:.1f} ms (ratio {ours_ms / httpx_ms:.2f})"
+        )
+    ]
+
+
+# -- create-batch against a plain aiohttp loop ----------------------------------------------
+
+
+PLAIN_LOOP = """
+import asyncio, csv, sys, aiohttp
+async def main(path, url, concurrency):
+    queue = asyncio.Queue(maxsize=concurrency)
+    async def work(session):
+        while (row := await queue.get()) is not None:
+            async with session.post("/api/v1/interviews", json={"study_id": "s", "metadata": row}) as r:
+                await r.json()
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(base_url=url, connector=connector,
+                                     headers={"Authorization": "Bearer bench-key"}) as session:
+        workers = [asyncio.create_task(work(session)) for _ in range(concurrency)]
+        with open(path, newline="") as handle:
+            for row in csv.DictReader(handle):
+                await queue.put(row)
+        for _ in workers:
+            await queue.put(None)
+        await asyncio.gather(*workers)
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+"""
+
+
+def timed_child(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of a child process."""
+    started = time.perf_counter()
+    subprocess.run(command, env=env, check=True, capture_output=True)
+    elapsed = time.perf_counter() - started
+    # ru_maxrss of children is the largest of any child so far; each batch runs after the
+    # plain loop, whose own peak is far smaller, so the figure is the batch's.
+    return elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def batch_table(base_url: str, rows: int, concurrency: int) -> list[str]:
+    """create-batch (fast backend when installed) against a plain aiohttp loop, same server."""
+    with tempfile.TemporaryDirectory(prefix="versive-bench-") as scratch:
+        participants = Path(scratch) / "participants.csv"
+        with participants.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["participant_id", "email"])
+            writer.writerows([f"p-{n:06d}", f"p{n}@example.com"] for n in range(rows))
+        env = {**os.environ, "VERSIVE_API_KEY": KEY, "VERSIVE_BASE_URL": base_url}
+        loop_seconds, _ = timed_child([sys.executable, "-c", PLAIN_LOOP, str(participants), base_url,
+                                       str(concurrency)], env)  # fmt: skip
+        batch_seconds, batch_rss = timed_child(
+            [sys.executable, "-m", "versive_client", "interviews", "create-batch", str(participants),
+             "--study-id", "bench", "--out", str(Path(scratch) / "results.csv"), "--concurrency", str(concurrency)],
+            env,
+        )  # fmt: skip
+    return [
+        (
+            f"create-batch, {rows:,} rows at concurrency {concurrency}: {batch_seconds:.2f} s "
+            f"(plain aiohttp loop {loop_seconds:.2f} s; ratio {batch_seconds / loop_seconds:.2f}); "
+            f"peak RSS {batch_rss:.0f} MB"
+        )
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its tables."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="tiny counts, to check the benchmark runs")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve is not None:
+        serve(args.serve)
+        return 0
+    calls, rounds, imports, rows = (40, 1, 2, 200) if args.quick else (2000, 3, 15, 10_000)
+    concurrencies = [1, 4] if args.quick else [1, 32, 256]
+    process, base_url = start_server()
+    try:
+        print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, server: uvicorn+httptools on {base_url}")
+        print()
+        print("\n".join(throughput_table(base_url, concurrencies, calls, rounds)))
+        print()
+        print("\n".join(import_table(imports)))
+        print("\n".join(batch_table(base_url, rows, 16)))
+    finally:
+        process.kill()
+        process.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
