@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, assert_type
 
+from versive_client import RateLimitError, RetryPolicy, VersiveClient, VersiveError
 from versive_client.models import CreateInterviewReqV1, HTTPValidationError, Interview
 
 
@@ -28,3 +29,22 @@ def first_problem(error: HTTPValidationError) -> str | None:
     if isinstance(error.detail, list) and error.detail:
         return ".".join(str(part) for part in error.detail[0].loc)
     return None
+
+
+async def create_one() -> str:
+    """The quickstart, type-checked: the result is an Interview, errors are typed."""
+    async with VersiveClient(timeout=10, max_retries=3, deadline=60, retry_policy=RetryPolicy()) as versive:
+        try:
+            interview = await versive.create_interview(
+                "study_123", title=None, metadata={"participant_id": "p-42"}, idempotency_key="k-1"
+            )
+        except RateLimitError as exc:
+            assert_type(exc.retry_after, float | None)
+            raise
+        except VersiveError as exc:
+            assert_type(exc.attempts, int)
+            raise
+        assert_type(interview, Interview)
+        faster = versive.with_options(max_retries=0)
+        assert_type(faster, VersiveClient)
+        return interview.link
