@@ -410,6 +410,13 @@ def test_pace_halves_on_429_and_recovers(monkeypatch: pytest.MonkeyPatch) -> Non
     pace.rate_limited()
     pace.rate_limited()
     assert pace.current == 10.0
+    for _ in range(100):  # a burst of successes within one second: one step at most
+        pace.succeeded()
+    assert pace.current == 10.0
+    clock[0] += 1.0
+    for _ in range(100):
+        pace.succeeded()
+    assert pace.current == pytest.approx(11.0)
     for _ in range(20):
         clock[0] += 1.0
         pace.succeeded()

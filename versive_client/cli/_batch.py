@@ -204,6 +204,7 @@ class Pace:
     _next: float = field(init=False, factory=time.monotonic)
     _recent: deque[float] = field(init=False, factory=deque)
     _last_slowdown: float = field(init=False, default=0.0)
+    _last_change: float = field(init=False, default=0.0)
 
     def __attrs_post_init__(self) -> None:
         """Start at the configured rate (or unpaced)."""
@@ -231,13 +232,13 @@ class Pace:
         self._recent.append(now)
         while self._recent and self._recent[0] < now - 5.0:
             self._recent.popleft()
-        if self._limit is None or now - self._last_slowdown < 1.0:
-            return
-        seconds_since = now - self._last_slowdown
-        recovered = self._limit * 1.1 ** min(seconds_since, 1.0)
+        if self._limit is None or now - self._last_change < 1.0:
+            return  # at most one step up per second
+        self._last_change = now
+        recovered = self._limit * 1.1
         if self.rate is not None:
             self._limit = min(self.rate, recovered)
-        elif seconds_since > 60.0:  # noqa: PLR2004 - a minute without 429s: unpaced again
+        elif now - self._last_slowdown > 60.0:  # noqa: PLR2004 - a minute without 429s: unpaced again
             self._limit = None
         else:
             self._limit = recovered
@@ -250,7 +251,7 @@ class Pace:
         achieved = len(self._recent) / 5.0 if self._recent else 1.0
         base = self._limit if self._limit is not None else max(achieved, 1.0)
         self._limit = max(0.1, base / 2.0)
-        self._last_slowdown = now
+        self._last_slowdown = self._last_change = now
 
 
 @define
