@@ -59,7 +59,6 @@ def test_the_wheel_metadata_declares_bounded_runtime_dependencies(wheel: zipfile
         "click<9,>=8.1; extra == 'cli'",
         "h11<1,>=0.14; extra == 'cli'",
         "h11<1,>=0.14; extra == 'testing'",
-        "httpx-aiohttp<0.3,>=0.2; extra == 'aiohttp'",
         "httpx<0.29,>=0.27",
         "rich<16,>=13.7; extra == 'cli'",
     ]

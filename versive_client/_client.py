@@ -67,7 +67,7 @@ class VersiveClient:
         transport: an httpx transport to send through instead (for example
             ``FakeVersive().transport()``); the client closes it.
         http_backend: ``"httpx"`` (default), or ``"aiohttp"`` for aiohttp's faster connection
-            pool under httpx's API (the ``aiohttp`` extra; asyncio only). Retries, timeouts,
+            pool under httpx's transport interface (the ``aiohttp`` extra; asyncio only). Retries, timeouts,
             errors and the generated client are the same on both.
         sleep: the coroutine function waits use (default ``anyio.sleep``), to observe
             or skip waits in tests.
@@ -411,7 +411,7 @@ def _check_policy(policy: object) -> RetryPolicy:
 def aiohttp_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
     """An httpx transport over aiohttp's connection pool (the ``aiohttp`` extra)."""
     try:
-        from httpx_aiohttp import AiohttpTransport  # noqa: PLC0415 - an optional extra
+        from versive_client._aiohttp import AiohttpTransport  # noqa: PLC0415 - an optional extra
     except ImportError as exc:
         raise ValueError(
             "http_backend='aiohttp' needs the aiohttp extra: pip install 'versive-client[aiohttp]'"

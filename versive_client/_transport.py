@@ -198,8 +198,7 @@ class RetryTransport(httpx.AsyncBaseTransport):
             error.__cause__ = exc
             return error, None
         except httpx.TimeoutException as exc:
-            error_class = APITimeoutError if _is_timeout(exc) else APIConnectionError
-            error = error_class(_describe(request, _reason(exc)), request=request, attempts=attempt)
+            error = APITimeoutError(_describe(request, _reason(exc)), request=request, attempts=attempt)
             error.__cause__ = exc
             return error, None
         except RETRYABLE_ERRORS as exc:
@@ -308,17 +307,6 @@ def _describe(request: httpx.Request, what: str) -> str:
     return f"{request.method} {request.url.path} {what}"
 
 
-def _is_timeout(exc: httpx.TimeoutException) -> bool:
-    """Whether a timeout error is one.
-
-    httpx-aiohttp maps every aiohttp connection error (a reset, a closed connection) to
-    ``httpx.ConnectTimeout``; only those caused by a real timeout count as timeouts here.
-    """
-    cause = exc.__cause__
-    return cause is None or not type(cause).__module__.startswith("aiohttp") or isinstance(cause, TimeoutError)
-
-
 def _reason(exc: httpx.TransportError) -> str:
     detail = str(exc) or type(exc).__name__
-    timed_out = isinstance(exc, httpx.TimeoutException) and _is_timeout(exc)
-    return f"timed out: {detail}" if timed_out else f"failed: {detail}"
+    return f"timed out: {detail}" if isinstance(exc, httpx.TimeoutException) else f"failed: {detail}"
