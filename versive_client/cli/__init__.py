@@ -58,12 +58,10 @@ class Settings:
             raise ConfigError(f"--api-key-file {self.api_key_file} is empty")
         return key
 
-    def client(self, *, http_client: httpx.AsyncClient | None = None, max_retries: int = 2) -> VersiveClient:
+    def client(self, *, transport: httpx.AsyncBaseTransport | None = None, max_retries: int = 2) -> VersiveClient:
         """A VersiveClient from these settings and the environment."""
         try:
-            return VersiveClient(
-                self.api_key(), base_url=self.base_url, http_client=http_client, max_retries=max_retries
-            )
+            return VersiveClient(self.api_key(), base_url=self.base_url, transport=transport, max_retries=max_retries)
         except (TypeError, ValueError) as exc:
             raise ConfigError(str(exc)) from None
 
@@ -182,18 +180,12 @@ def create_batch(
     spec = BatchSpec(participants, out, study_id, id_column, title_column, language)
     pace = Pace(rate)
 
-    async def on_response(response: httpx.Response) -> None:
-        if response.status_code == 429:  # noqa: PLR2004 - Too Many Requests
-            pace.rate_limited()
-
     progress = _Progress()
 
     async def go() -> int:
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        async with (
-            httpx.AsyncClient(transport=_batch_transport(limits), event_hooks={"response": [on_response]}) as http,
-            settings.client(http_client=http, max_retries=5) as versive,
-        ):
+        transport = _NoticeRateLimits(_batch_transport(limits), pace.rate_limited)
+        async with settings.client(transport=transport, max_retries=5) as versive:
             try:
                 tally = await run_batch(
                     versive, spec, concurrency=concurrency, pace=pace, tally_out=progress.start, progress=progress.step
@@ -221,6 +213,23 @@ def _batch_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
         return aiohttp_transport(limits)
     except ValueError:  # the extra is not installed
         return httpx.AsyncHTTPTransport(limits=limits)
+
+
+class _NoticeRateLimits(httpx.AsyncBaseTransport):
+    """Tells the pace about every 429 attempt, retried or not, on its way to the retry layer."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, on_rate_limited: Callable[[], None]) -> None:
+        self._inner = inner
+        self._on_rate_limited = on_rate_limited
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if response.status_code == 429:  # noqa: PLR2004 - Too Many Requests
+            self._on_rate_limited()
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 class _Progress:
