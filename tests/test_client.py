@@ -344,3 +344,36 @@ async def test_a_body_with_a_wrong_date_is_a_validation_error() -> None:
     async with VersiveClient("k", base_url="https://x.test", transport=httpx.MockTransport(handler)) as client:
         with pytest.raises(VersiveError, match="with a body that does not match the spec"):
             await client.create_interview("s")
+
+
+async def test_a_default_header_replaces_the_sdks_own_whatever_its_case(harness: Harness) -> None:
+    """default_headers={"user-agent": ...} replaces the SDK's User-Agent instead of sending two."""
+    await harness.client(default_headers={"user-agent": "panel-tool/2.0"}).create_interview("s")
+    assert harness.fake.requests[0].headers["user-agent"] == "panel-tool/2.0"
+
+
+@pytest.mark.parametrize("name", ["Idempotency-Key", "x-versive-retry-count"])
+async def test_default_headers_cannot_fix_what_each_call_sets(name: str) -> None:
+    """A default Idempotency-Key would make every create after the first a replay: refused, named."""
+    with pytest.raises(ValueError, match=f"default_headers must not set {name}: each call sends its own"):
+        VersiveClient("k", base_url="https://x.test", default_headers={name: "fixed"})
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ([("X-Team", "a")], "default_headers must be a mapping of strings, got list"),
+        ({"X-Team": 7}, "default_headers must map strings to strings, got 'X-Team': int"),
+    ],
+)
+async def test_default_headers_must_be_strings(headers: object, message: str) -> None:
+    """Headers that httpx and aiohttp would each take differently are refused up front."""
+    with pytest.raises(TypeError, match=message):
+        VersiveClient("k", base_url="https://x.test", default_headers=headers)  # type: ignore[arg-type]
+
+
+async def test_a_body_that_cannot_be_encoded_is_refused_before_sending(harness: Harness) -> None:
+    """A title with a lone surrogate cannot be UTF-8: ValueError, nothing sent."""
+    with pytest.raises(ValueError, match="the request cannot be sent as JSON: 'utf-8' codec can't encode"):
+        await harness.client().create_interview("s", title="broken \ud800")
+    assert harness.fake.requests == []

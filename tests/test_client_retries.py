@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import gzip
+import json
 from typing import TYPE_CHECKING
 
 import anyio
@@ -23,6 +26,7 @@ from versive_client import (
     UnprocessableEntityError,
     VersiveClient,
 )
+from versive_client._client import notice_statuses
 from versive_client.testing import FakeVersive, faults
 
 if TYPE_CHECKING:
@@ -365,3 +369,57 @@ async def test_an_unreachable_api_is_a_connection_error(backend: str) -> None:
             await client.create_interview("study_1")
     assert caught.value.attempts == 3
     assert not isinstance(caught.value, APITimeoutError)
+
+
+async def test_https_to_a_server_without_tls_is_a_connection_error(backend: str) -> None:
+    """An https base URL whose server does not speak TLS: the handshake fails, nothing is sent in clear."""
+    fake = FakeVersive(api_key="k")
+    async with fake.serve() as base_url:
+        secure_url = base_url.replace("http://", "https://")
+        async with VersiveClient("k", base_url=secure_url, max_retries=0, http_backend=backend) as client:
+            with pytest.raises(APIConnectionError) as caught:
+                await client.create_interview("study_1")
+    assert caught.value.url == f"{secure_url}/api/v1/interviews"
+    assert fake.requests == [], "no request got through as plain HTTP"
+
+
+async def test_every_attempts_status_is_reported_to_an_observer(harness: Harness) -> None:
+    """The statuses the retry layer meets reach notice_statuses, retried ones included (create-batch's pace)."""
+    harness.fake.faults.queue(faults.Status(429, retry_after=0), faults.Status(503))
+    client = harness.client()
+    statuses: list[int] = []
+    notice_statuses(client, statuses.append)
+    await client.create_interview("study_1")
+    await client.with_options(max_retries=0).create_interview("study_2")
+    assert statuses == [429, 503, 200, 200]
+
+
+async def test_a_compressed_answer_is_decoded(backend: str) -> None:
+    """A gzip-encoded 200 (a proxy may compress) reads as the interview on either backend."""
+    interview = {
+        "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+        "study_id": "study_1",
+        "link": "https://getversive.com/s/study_1?vid=vid_1",
+        "status": "open",
+        "created_at": "2024-01-01T00:00:00Z",
+    }
+    body = gzip.compress(json.dumps(interview).encode())
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")
+        )
+        await reader.readexactly(length)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, VersiveClient("k", base_url=f"http://127.0.0.1:{port}", http_backend=backend) as client:
+        created = await client.create_interview("study_1")
+    assert created.link == interview["link"]

@@ -9,24 +9,33 @@ else (retries, timeouts, errors) to the retry transport above it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import aiohttp
 import httpx
 
+from versive_client._transport import Answer, DirectTransport
 
-class AiohttpTransport(httpx.AsyncBaseTransport):
+if TYPE_CHECKING:
+    import ssl
+    from collections.abc import Mapping, Sequence
+
+
+class AiohttpTransport(DirectTransport):
     """Sends httpx requests through one aiohttp session and its pool (asyncio only)."""
 
     def __init__(self, limits: httpx.Limits) -> None:
         """Pool up to `limits.max_connections` connections; the session is made on first use."""
         self._limits = limits
         self._session: aiohttp.ClientSession | None = None
+        self._ssl_context: ssl.SSLContext | None = None
+        self._timeouts: tuple[httpx.Timeout, aiohttp.ClientTimeout] | None = None
 
     def _session_now(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(
                 limit=self._limits.max_connections or 0,
                 keepalive_timeout=self._limits.keepalive_expiry,
-                ssl=httpx.create_ssl_context(),
             )
             # auto_decompress off: httpx decodes the body by its Content-Encoding, as usual.
             self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
@@ -34,29 +43,74 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request`, read the whole answer, and return it as an httpx response."""
-        timeout = request.extensions.get("timeout", {})
-        client_timeout = aiohttp.ClientTimeout(
-            sock_connect=timeout.get("connect"), sock_read=timeout.get("read"), connect=timeout.get("pool")
-        )
         try:
-            async with self._session_now().request(
+            answer = await self.send_bytes(
                 request.method,
                 str(request.url),
-                headers=request.headers.multi_items(),
-                data=request.content or None,
+                request.headers.multi_items(),
+                request.content,
+                httpx.Timeout(**request.extensions.get("timeout", {})),
+            )
+        except httpx.TransportError as exc:
+            exc.request = request
+            raise
+        return answer.to_httpx(request)
+
+    async def send_bytes(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]],
+        content: bytes,
+        timeout: httpx.Timeout,
+    ) -> Answer:
+        """Send a request given as parts (see DirectTransport); the httpx exceptions carry no request."""
+        try:
+            async with self._session_now().request(
+                method,
+                url,
+                headers=headers,
+                data=content or None,
                 allow_redirects=False,
-                timeout=client_timeout,
+                ssl=self._tls() if url.startswith("https:") else True,
+                timeout=self._client_timeout(timeout),
             ) as answer:
-                content = await answer.read()
-                return httpx.Response(answer.status, headers=answer.raw_headers, content=content, request=request)
+                body = await answer.read()
+                # The body is as sent (auto_decompress is off): httpx decodes it by its Content-Encoding.
+                answer_headers = answer.headers
+                return Answer(
+                    answer.status,
+                    answer.raw_headers,
+                    body,
+                    content_type=answer_headers.get(aiohttp.hdrs.CONTENT_TYPE, ""),
+                    encoded=aiohttp.hdrs.CONTENT_ENCODING in answer_headers,
+                )
         except TimeoutError as exc:  # aiohttp's timeouts all derive from it
-            raise httpx.ReadTimeout(str(exc) or "timed out", request=request) from exc
+            raise httpx.ReadTimeout(str(exc) or "timed out") from exc
         except aiohttp.ClientConnectorError as exc:
-            raise httpx.ConnectError(str(exc), request=request) from exc
+            raise httpx.ConnectError(str(exc)) from exc
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientPayloadError) as exc:
-            raise httpx.RemoteProtocolError(str(exc) or type(exc).__name__, request=request) from exc
+            raise httpx.RemoteProtocolError(str(exc) or type(exc).__name__) from exc
         except aiohttp.ClientError as exc:
-            raise httpx.ReadError(str(exc) or type(exc).__name__, request=request) from exc
+            raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
+
+    def _client_timeout(self, timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
+        """The aiohttp timeouts for `timeout` (aiohttp has no write timeout).
+
+        The last pair is kept: calls mostly pass the client's own timeout object.
+        """
+        if self._timeouts is None or self._timeouts[0] is not timeout:
+            client_timeout = aiohttp.ClientTimeout(
+                sock_connect=timeout.connect, sock_read=timeout.read, connect=timeout.pool
+            )
+            self._timeouts = (timeout, client_timeout)
+        return self._timeouts[1]
+
+    def _tls(self) -> ssl.SSLContext:
+        """The TLS settings httpx uses (certifi's CAs), made on the first https request (loading them takes ms)."""
+        if self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context()
+        return self._ssl_context
 
     async def aclose(self) -> None:
         """Close the session and its connections."""

@@ -6,10 +6,9 @@ import ipaddress
 import json
 import logging
 import os
-import platform
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast
 
 import httpx
 
@@ -18,7 +17,15 @@ from versive_client._generated import AuthenticatedClient
 from versive_client._generated.api.interviews import create_interview as _create_interview
 from versive_client._generated.models import CreateInterviewReqV1, CreateInterviewReqV1MetadataType0, Interview
 from versive_client._retry import RetryBudget, RetryPolicy
-from versive_client._transport import CallOptions, ConcurrencyGate, RetryTransport, TransportOptions, call_options
+from versive_client._transport import (
+    IDEMPOTENCY_HEADER,
+    RETRY_COUNT_HEADER,
+    CallOptions,
+    ConcurrencyGate,
+    RetryTransport,
+    TransportOptions,
+    full_response,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -39,6 +46,8 @@ API_KEY_ENV = "VERSIVE_API_KEY"
 BASE_URL_ENV = "VERSIVE_BASE_URL"
 LOG_ENV = "VERSIVE_LOG"
 MAX_IDEMPOTENCY_KEY_CHARS = 255
+# Headers the retry layer sets on each call; a default for every request would be wrong.
+PER_CALL_HEADERS = frozenset({IDEMPOTENCY_HEADER.lower(), RETRY_COUNT_HEADER.lower()})
 
 logger = logging.getLogger("versive_client")
 
@@ -124,16 +133,21 @@ class VersiveClient:
         else:
             inner = httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS)
             gate = ConcurrencyGate(DEFAULT_MAX_CONNECTIONS)
-        headers = {"Authorization": f"Bearer {key}", "User-Agent": _user_agent(), **dict(default_headers or {})}
+        headers = _merge_headers(
+            {"Authorization": f"Bearer {key}", "User-Agent": _user_agent()}, _check_default_headers(default_headers)
+        )
         retrying = RetryTransport(
             inner, options, budget=RetryBudget(), sleep=sleep, gate=gate, owns_inner=http_client is None
         )
         self._setup(url, retrying, headers)
 
-    def _setup(self, base_url: str, transport: RetryTransport, headers: Mapping[str, str] | httpx.Headers) -> None:
+    def _setup(self, base_url: str, transport: RetryTransport, headers: dict[str, str]) -> None:
         self._base_url = base_url
         self._transport = transport
-        # The key lives only in these headers, whose repr httpx masks.
+        # The key lives only in these headers: this dict (create_interview's requests) and
+        # the httpx client's (the generated client's), whose repr httpx masks.
+        self._headers = headers
+        self._merged_headers: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
         self._http = httpx.AsyncClient(
             base_url=base_url, transport=transport, timeout=transport.options.timeout, headers=headers
         )
@@ -144,6 +158,14 @@ class VersiveClient:
         typed errors. (The generated ``sync`` functions are not supported.)"""
         self.generated_client.set_async_httpx_client(self._http)
         self.generated_client.set_httpx_client(httpx.Client(transport=_AsyncOnly()))
+
+    def _headers_with(self, extra: dict[str, str]) -> dict[str, str]:
+        """A new dict: the client's headers with an operation's own (the same few, call after call)."""
+        key = tuple(extra.items())
+        merged = self._merged_headers.get(key)
+        if merged is None:
+            merged = self._merged_headers[key] = _merge_headers(self._headers, extra)
+        return dict(merged)
 
     def with_options(
         self,
@@ -165,7 +187,7 @@ class VersiveClient:
             policy=current.policy if retry_policy is None else _check_policy(retry_policy),
         )
         derived = object.__new__(VersiveClient)
-        derived._setup(self._base_url, self._transport.with_options(options), self._http.headers)
+        derived._setup(self._base_url, self._transport.with_options(options), self._headers)
         return derived
 
     def __repr__(self) -> str:
@@ -240,28 +262,29 @@ class VersiveClient:
             deadline=None if deadline is None else _check_deadline(deadline, "deadline"),
             idempotency_key=_check_idempotency_key(idempotency_key),
         )
-        if self._http.is_closed:
-            raise RuntimeError("this VersiveClient is closed")
         # The generated function would send through httpx.AsyncClient, whose request building
         # costs a quarter of a call (docs/performance.md). The request comes from the same
-        # generated description (_get_kwargs) and goes straight to the retry transport; the
-        # answer is parsed by the generated parser. Every other endpoint goes through
-        # generated_client as usual.
+        # generated description (_get_kwargs) and goes straight to the retry transport (on
+        # the aiohttp backend without any httpx request); the answer is parsed by the
+        # generated parser. Every other endpoint goes through generated_client as usual.
         kwargs = _create_interview._get_kwargs(body=body)  # noqa: SLF001
-        request = httpx.Request(
-            kwargs["method"],
-            self._base_url + kwargs["url"],
-            headers={**self._http.headers, **kwargs["headers"]},
-            content=json.dumps(kwargs["json"], ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(),
+        method = kwargs["method"].upper()
+        url = self._base_url + kwargs["url"]
+        content = _encode_body(kwargs["json"])
+        if self._http.is_closed:
+            raise RuntimeError("this VersiveClient is closed")
+        received = await self._transport.send_bytes(
+            method, url, self._headers_with(kwargs["headers"]), content, options
         )
-        with call_options(options):
-            response = await self._transport.handle_async_request(request)
         try:
-            parsed = _create_interview._build_response(client=self.generated_client, response=response).parsed  # noqa: SLF001
+            # An Answer (the aiohttp backend) has what the generated parser reads of a
+            # response: status_code, content and json().
+            parse = _create_interview._parse_response  # noqa: SLF001
+            parsed = parse(client=self.generated_client, response=cast("httpx.Response", received))
         except (KeyError, ValueError, TypeError) as exc:  # the generated parser met a body it cannot read
-            raise _unusable(options, exc) from exc
+            raise _unusable(full_response(received, httpx.Request(method, url)), options.attempts, exc) from exc
         if not isinstance(parsed, Interview):
-            raise _unusable(options, None)
+            raise _unusable(full_response(received, httpx.Request(method, url)), options.attempts, None)
         return parsed
 
 
@@ -289,16 +312,26 @@ def _create_interview_body(
 def _check_metadata(metadata: object) -> dict[str, Any]:
     if not isinstance(metadata, Mapping):
         raise TypeError(f"metadata must be a mapping (such as a dict) or None, got {type(metadata).__name__}")
-    checked: dict[str, Any] = {}
-    for key, value in metadata.items():
+    checked = dict(metadata)
+    for key in checked:
         if not isinstance(key, str):
             raise TypeError(f"metadata keys must be strings, got {type(key).__name__} {key!r}")
-        try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"metadata[{key!r}] cannot be sent as JSON: {exc}") from None
-        checked[key] = value
     return checked
+
+
+def _encode_body(payload: dict[str, Any]) -> bytes:
+    """The request body as compact UTF-8 JSON; an error names the metadata entry that cannot be sent."""
+    try:
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    except (TypeError, ValueError) as exc:
+        # Encoding the whole body once is the cheap path; on failure, find the entry at fault.
+        metadata = payload.get("metadata")
+        for key, value in (metadata if isinstance(metadata, dict) else {}).items():
+            try:
+                json.dumps(value, ensure_ascii=False, allow_nan=False).encode()
+            except (TypeError, ValueError) as problem:
+                raise ValueError(f"metadata[{key!r}] cannot be sent as JSON: {problem}") from None
+        raise ValueError(f"the request cannot be sent as JSON: {exc}") from None
 
 
 def _check_idempotency_key(key: object) -> str | None:
@@ -306,17 +339,15 @@ def _check_idempotency_key(key: object) -> str | None:
         return None
     if not isinstance(key, str):
         raise TypeError(f"idempotency_key must be a string or None, got {type(key).__name__}")
-    if not key or len(key) > MAX_IDEMPOTENCY_KEY_CHARS or not all(" " < char <= "~" for char in key):
+    # isascii + isprintable: U+0020 to U+007E; the space is refused separately.
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY_CHARS or not (key.isascii() and key.isprintable()) or " " in key:
         raise ValueError(
             f"idempotency_key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII characters without spaces"
         )
     return key
 
 
-def _unusable(options: CallOptions, exc: BaseException | None) -> APIResponseValidationError:
-    response = options.response
-    if response is None:  # pragma: no cover - the transport records every response it returns
-        raise RuntimeError("no response recorded for this call") from exc
+def _unusable(response: httpx.Response, attempts: int, exc: BaseException | None) -> APIResponseValidationError:
     where = f"{response.request.method} {response.request.url.path} answered {response.status_code}"
     if isinstance(exc, KeyError):
         problem = f"without the required field {exc.args[0]!r}"
@@ -325,8 +356,37 @@ def _unusable(options: CallOptions, exc: BaseException | None) -> APIResponseVal
     else:
         problem = "which the spec does not document for this operation"
     return APIResponseValidationError(
-        f"{where} {problem}: {snippet(response.text)}", response=response, attempts=options.attempts
+        f"{where} {problem}: {snippet(response.text)}", response=response, attempts=attempts
     )
+
+
+def _check_default_headers(headers: object) -> dict[str, str]:
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise TypeError(f"default_headers must be a mapping of strings, got {type(headers).__name__}")
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError(f"default_headers must map strings to strings, got {name!r}: {type(value).__name__}")
+        if name.lower() in PER_CALL_HEADERS:
+            raise ValueError(
+                f"default_headers must not set {name}: each call sends its own "
+                "(pass idempotency_key=... to create_interview to choose the key)"
+            )
+        checked[name] = value
+    return checked
+
+
+def _merge_headers(base: dict[str, str], extra: Mapping[str, str]) -> dict[str, str]:
+    """`base` updated with `extra`, header names compared without case (a new dict)."""
+    merged = dict(base)
+    for name, value in extra.items():
+        lowered = name.lower()
+        for existing in [key for key in merged if key.lower() == lowered]:
+            del merged[existing]
+        merged[name] = value
+    return merged
 
 
 def _resolve_api_key(api_key: str | None) -> str:
@@ -419,10 +479,21 @@ def aiohttp_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
     return AiohttpTransport(limits=limits)
 
 
+def notice_statuses(client: VersiveClient, callback: Callable[[int], object]) -> None:
+    """Call `callback` with the status of every response `client` receives, retried or not.
+
+    For the CLI's create-batch, which slows down on every 429 an attempt meets (the
+    retry layer hides the 429s it retries past).
+    """
+    client._transport.on_status = callback  # noqa: SLF001 - the package's own client
+
+
 def _user_agent() -> str:
     from versive_client import __version__  # noqa: PLC0415 - the package imports this module
 
-    return f"versive-client/{__version__} Python/{platform.python_version()} httpx/{httpx.__version__}"
+    # sys.version starts with what platform.python_version() returns, without importing platform.
+    python = sys.version.split(" ", 1)[0]
+    return f"versive-client/{__version__} Python/{python} httpx/{httpx.__version__}"
 
 
 class _ThroughClient(httpx.AsyncBaseTransport):
