@@ -280,6 +280,7 @@ def test_a_bad_row_refuses_the_whole_file(
         (b"participant_id\np1\n", ["--title-column", "title"], "no column 'title' (--title-column)"),
         (b"", [], "the file is empty"),
         (b"participant_id\n", [], "no rows after the header"),
+        (b"participant_id,email,email\np1,a,b\n", [], "the header names 'email' more than once"),
         (b"participant_id\np1\np\xe9\n", [], "line 3: not UTF-8"),
     ],
 )
@@ -295,6 +296,25 @@ def test_an_unusable_file_is_refused(
     assert result.returncode == 3
     assert problem in result.stderr
     assert served.requests == []
+
+
+def test_blank_lines_are_skipped_and_short_rows_keep_what_they_have(
+    fake: tuple[FakeVersive, dict[str, str]], tmp_path: Path
+) -> None:
+    """A blank line is no participant; a row without its last cells sends the cells it has."""
+    served, env = fake
+    participants = tmp_path / "p.csv"
+    participants.write_text("participant_id,name,email\r\np-1,Ada,ada@example.com\r\n\r\np-2\r\np-3,Bo\r\n")
+    out = tmp_path / "o.csv"
+    result = versive("interviews", "create-batch", participants, "--study-id", "s", "--out", out,
+                     "--title-column", "name", env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "created 3, failed 0, skipped 0" in result.stdout
+    sent = {interview.to_dict()["metadata"]["participant_id"]: interview for interview in served.interviews}
+    assert sent["p-1"].to_dict()["metadata"] == {"participant_id": "p-1", "email": "ada@example.com"}
+    assert sent["p-1"].title == "Ada"
+    assert sent["p-2"].to_dict()["metadata"] == {"participant_id": "p-2"}
+    assert sent["p-3"].title == "Bo"
 
 
 def test_a_missing_input_file_is_refused(fake: tuple[FakeVersive, dict[str, str]], tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ duplicated by a server that honours the key.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import hashlib
@@ -18,13 +19,12 @@ import time
 from collections import deque
 from typing import IO, TYPE_CHECKING
 
-import anyio
 from attrs import define, field
 
 from versive_client._errors import VersiveError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Generator, Iterator, Sequence
     from pathlib import Path
 
     from versive_client import VersiveClient
@@ -81,20 +81,24 @@ def check_input(spec: BatchSpec) -> set[str]:
 
     Returns the participant ids.
     """
-    _check_utf8(spec.source)
     problems: list[str] = []
     seen: dict[str, int] = {}
     rows = 0
     with _open_csv(spec.source) as handle:
-        reader = csv.DictReader(handle)
+        reader = csv.reader(handle)
         try:
-            _check_header(spec, reader.fieldnames or [])
+            header = next(reader, [])
+            _check_header(spec, header)
+            width = len(header)
+            id_index = header.index(spec.id_column)
             for record in reader:
+                if not record:  # a blank line
+                    continue
                 rows += 1
                 line = reader.line_num
-                if None in record:
+                if len(record) > width:
                     problems.append(f"line {line}: more fields than the header has columns")
-                participant = (record.get(spec.id_column) or "").strip()
+                participant = record[id_index].strip() if id_index < len(record) else ""
                 if not participant:
                     problems.append(f"line {line}: empty {spec.id_column}")
                 elif participant in seen:
@@ -105,6 +109,10 @@ def check_input(spec: BatchSpec) -> set[str]:
                     seen[participant] = line
         except csv.Error as exc:
             raise InputError(f"{spec.source}: line {reader.line_num}: not valid CSV: {exc}") from None
+        except UnicodeDecodeError:
+            # Decoding goes block by block; find the line for the message.
+            _check_utf8(spec.source)
+            raise  # pragma: no cover - _check_utf8 finds what the decoder found
     if problems:
         shown = problems[:MAX_PROBLEMS_SHOWN]
         more = len(problems) - len(shown)
@@ -137,23 +145,36 @@ def _check_utf8(path: Path) -> None:
 def _check_header(spec: BatchSpec, columns: Sequence[str]) -> None:
     if not columns:
         raise InputError(f"{spec.source}: the file is empty; expected a header row")
+    repeated = sorted({column for column in columns if columns.count(column) > 1})
+    if repeated:
+        # Each column becomes a metadata key: two of the same name would lose one.
+        raise InputError(f"{spec.source}: the header names {', '.join(map(repr, repeated))} more than once")
     for needed, flag in ((spec.id_column, "--id-column"), (spec.title_column, "--title-column")):
         if needed is not None and needed not in columns:
             raise InputError(f"{spec.source}: no column {needed!r} ({flag}); the header has: {', '.join(columns)}")
 
 
-def read_rows(spec: BatchSpec, skip: set[str]) -> Iterator[Row]:
+def read_rows(spec: BatchSpec, skip: set[str]) -> Generator[Row]:
     """The input's rows (already checked), except the participants in `skip`."""
     with _open_csv(spec.source) as handle:
-        for record in csv.DictReader(handle):
-            participant = record[spec.id_column].strip()
+        reader = csv.reader(handle)
+        header = next(reader)
+        id_index = header.index(spec.id_column)
+        title_index = header.index(spec.title_column) if spec.title_column else None
+        for record in reader:
+            if not record:  # a blank line
+                continue
+            participant = record[id_index].strip()
             if participant in skip:
                 continue
-            title = record[spec.title_column].strip() or None if spec.title_column else None
+            title = None
+            if title_index is not None and title_index < len(record):
+                title = record[title_index].strip() or None
+            # Short rows lack their last columns (zip stops there); empty cells are left out.
             metadata = {
                 column: value
-                for column, value in record.items()
-                if column is not None and column != spec.title_column and value
+                for column, value in zip(header, record, strict=False)
+                if value and column != spec.title_column
             }
             metadata[spec.id_column] = participant
             yield Row(participant, title, metadata)
@@ -224,7 +245,7 @@ class Pace:
         wait = self._next - now
         self._next += 1.0 / self._limit
         if wait > 0:
-            await anyio.sleep(wait)
+            await asyncio.sleep(wait)
 
     def succeeded(self) -> None:
         """Note a success: recover towards the configured rate."""
@@ -242,6 +263,11 @@ class Pace:
             self._limit = None
         else:
             self._limit = recovered
+
+    def notice(self, status: int) -> None:
+        """Note the status of a response an attempt received: each 429 slows the pace."""
+        if status == 429:  # noqa: PLR2004 - Too Many Requests
+            self.rate_limited()
 
     def rate_limited(self) -> None:
         """Note a 429: halve the pace."""
@@ -287,32 +313,33 @@ async def run_batch(
     with spec.out.open("a", encoding="utf-8", newline="") as handle:
         results = _Results(handle, tally, progress)
 
-        async def work(rows: anyio.abc.ObjectReceiveStream[Row]) -> None:
-            async with rows:
-                async for row in rows:
-                    await pace.wait_turn()
-                    try:
-                        interview = await client.create_interview(
-                            spec.study_id,
-                            title=row.title,
-                            metadata=row.metadata,
-                            language=spec.language,
-                            idempotency_key=idempotency_key(spec.study_id, row.participant_id),
-                        )
-                    except VersiveError as exc:
-                        results.failed(row, " ".join(str(exc).split()))
-                    else:
-                        pace.succeeded()
-                        results.created(row, interview)
+        rows = read_rows(spec, done)
 
-        send, receive = anyio.create_memory_object_stream[Row](max_buffer_size=concurrency)
-        async with anyio.create_task_group() as tasks:
-            for _ in range(concurrency):
-                tasks.start_soon(work, receive.clone())
-            receive.close()
-            async with send:
-                for row in read_rows(spec, done):
-                    await send.send(row)
+        async def work() -> None:
+            # The workers share one iterator over the input: each takes the next row when it
+            # is free. (The iterator never awaits, so no two workers are ever inside it.)
+            for row in rows:
+                await pace.wait_turn()
+                try:
+                    interview = await client.create_interview(
+                        spec.study_id,
+                        title=row.title,
+                        metadata=row.metadata,
+                        language=spec.language,
+                        idempotency_key=idempotency_key(spec.study_id, row.participant_id),
+                    )
+                except VersiveError as exc:
+                    results.failed(row, " ".join(str(exc).split()))
+                else:
+                    pace.succeeded()
+                    results.created(row, interview)
+
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                for _ in range(concurrency):
+                    tasks.create_task(work())
+        finally:
+            rows.close()  # closes the input file, also when the run is cancelled
     return tally
 
 
