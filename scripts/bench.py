@@ -8,19 +8,22 @@ loopback. Each round measures, interleaved, calls/s at each concurrency for: raw
 raw aiohttp, the bare generated function, VersiveClient (httpx backend) and VersiveClient
 (aiohttp backend); the table shows the median over rounds and the ratios to raw httpx and
 raw aiohttp. Then: `import versive_client` against `import httpx` in fresh interpreters,
-and a `versive interviews create-batch` run against a plain aiohttp loop at the same
-concurrency, with the batch's peak RSS.
+in a throwaway base install (built with uv from the lock) and in this environment; and
+`versive interviews create-batch` against a plain aiohttp loop writing the same results,
+at the same concurrency, interleaved, with the batch's peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import csv
 import json
 import os
 import re
 import resource
+import shutil
 import socket
 import statistics
 import subprocess
@@ -33,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import httpx
 
+import versive_client
 from versive_client import VersiveClient
 from versive_client._generated import AuthenticatedClient
 from versive_client._generated.api.interviews import create_interview
@@ -193,10 +197,10 @@ def throughput_table(base_url: str, concurrencies: list[int], total: int, rounds
 # -- import time --------------------------------------------------------------------------
 
 
-def import_microseconds(module: str) -> int:
+def import_microseconds(python: str, module: str, cwd: Path) -> int:
     """The cumulative import time of `module` in a fresh interpreter (-X importtime)."""
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import {module}"], capture_output=True, text=True, check=True
+        [python, "-X", "importtime", "-c", f"import {module}"], capture_output=True, text=True, check=True, cwd=cwd
     )
     for line in result.stderr.splitlines():
         match = re.match(r"import time:\s+\d+ \|\s+(\d+) \| (\S+)$", line)
@@ -205,21 +209,48 @@ def import_microseconds(module: str) -> int:
     raise SystemExit(f"bench: no import time reported for {module}")
 
 
+def base_install(scratch: Path) -> str:
+    """A virtualenv holding versive-client as a plain install would (no extras); returns its python.
+
+    At the locked versions, with compiled bytecode. The development environment alone is
+    no place to time imports: it holds click and rich, and with them installed
+    `import httpx` also imports httpx's own command-line tool.
+    """
+    uv = ROOT / ".uv" / "bin" / "uv"
+    if not uv.exists():
+        uv = Path(shutil.which("uv") or "")
+    if not uv.name:
+        raise SystemExit("bench: needs uv to build a base install (scripts/bootstrap.sh installs it into .uv/)")
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
+    venv = scratch / "base-install"
+    python = str(venv / "bin" / "python")
+    requirements = scratch / "requirements.txt"
+    for command in (
+        [uv, "venv", "--quiet", "--python", sys.executable, venv],
+        [uv, "export", "--quiet", "--frozen", "--no-dev", "--no-emit-project", "--no-hashes", "-o", requirements],
+        [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", python, "-r", requirements],
+        [uv, "pip", "install", "--quiet", "--compile-bytecode", "--no-deps", "--python", python, ROOT],
+    ):
+        subprocess.run(list(map(str, command)), check=True, cwd=ROOT, env=env, capture_output=True)
+    return python
+
+
 def import_table(runs: int) -> list[str]:
-    """Median import times over `runs` interleaved fresh interpreters."""
-    modules = ("httpx", "versive_client")
-    times: dict[str, list[int]] = {module: [] for module in modules}
-    for _ in range(runs):
-        for module in modules:
-            times[module].append(import_microseconds(module))
-    httpx_ms = statistics.median(times["httpx"]) / 1000
-    ours_ms = statistics.median(times["versive_client"]) / 1000
-    return [
-        (
-            f"import time, median of {runs} fresh interpreters: import httpx {httpx_ms:.1f} ms, "
-            f"import versive_client {ours_ms:.1f} ms (ratio {ours_ms / httpx_ms:.2f})"
-        )
-    ]
+    """Median import times over `runs` interleaved fresh interpreters, in a base install and here."""
+    lines = []
+    with tempfile.TemporaryDirectory(prefix="versive-bench-") as scratch:
+        for where, python in (("base install", base_install(Path(scratch))), ("this environment", sys.executable)):
+            times: dict[str, list[int]] = {"httpx": [], "versive_client": []}
+            for _ in range(runs):
+                for module, samples in times.items():
+                    samples.append(import_microseconds(python, module, Path(scratch)))
+            httpx_ms = statistics.median(times["httpx"]) / 1000
+            ours_ms = statistics.median(times["versive_client"]) / 1000
+            lines.append(
+                f"import time ({where}), median of {runs} fresh interpreters: import httpx {httpx_ms:.1f} ms, "
+                f"import versive_client {ours_ms:.1f} ms (ratio {ours_ms / httpx_ms:.2f})"
+            )
+    return lines
 
 
 # -- create-batch against a plain aiohttp loop ----------------------------------------------
@@ -227,38 +258,41 @@ def import_table(runs: int) -> list[str]:
 
 PLAIN_LOOP = """
 import asyncio, csv, sys, aiohttp
-async def main(path, url, concurrency):
+async def main(path, out, url, concurrency):
     queue = asyncio.Queue(maxsize=concurrency)
-    async def work(session):
+    async def work(session, writer):
         while (row := await queue.get()) is not None:
             async with session.post("/api/v1/interviews", json={"study_id": "s", "metadata": row}) as r:
-                await r.json()
+                interview = await r.json()
+            writer.writerow([row["participant_id"], interview["id"], interview["link"], interview["status"],
+                             interview["created_at"]])
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(base_url=url, connector=connector,
                                      headers={"Authorization": "Bearer bench-key"}) as session:
-        workers = [asyncio.create_task(work(session)) for _ in range(concurrency)]
-        with open(path, newline="") as handle:
-            for row in csv.DictReader(handle):
-                await queue.put(row)
-        for _ in workers:
-            await queue.put(None)
-        await asyncio.gather(*workers)
-asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+        with open(out, "w", newline="") as results:
+            writer = csv.writer(results)
+            workers = [asyncio.create_task(work(session, writer)) for _ in range(concurrency)]
+            with open(path, newline="") as handle:
+                for row in csv.DictReader(handle):
+                    await queue.put(row)
+            for _ in workers:
+                await queue.put(None)
+            await asyncio.gather(*workers)
+asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])))
 """
 
 
-def timed_child(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of a child process."""
+def timed_child(command: list[str], env: dict[str, str]) -> float:
+    """Wall seconds of a child process."""
     started = time.perf_counter()
     subprocess.run(command, env=env, check=True, capture_output=True)
-    elapsed = time.perf_counter() - started
-    # ru_maxrss of children is the largest of any child so far; each batch runs after the
-    # plain loop, whose own peak is far smaller, so the figure is the batch's.
-    return elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return time.perf_counter() - started
 
 
-def batch_table(base_url: str, rows: int, concurrency: int) -> list[str]:
-    """create-batch (fast backend when installed) against a plain aiohttp loop, same server."""
+def batch_table(base_url: str, rows: int, concurrency: int, rounds: int) -> list[str]:
+    """create-batch (fast backend when installed) against a plain aiohttp loop, same server, interleaved."""
+    loop_runs: list[float] = []
+    batch_runs: list[float] = []
     with tempfile.TemporaryDirectory(prefix="versive-bench-") as scratch:
         participants = Path(scratch) / "participants.csv"
         with participants.open("w", newline="") as handle:
@@ -266,18 +300,25 @@ def batch_table(base_url: str, rows: int, concurrency: int) -> list[str]:
             writer.writerow(["participant_id", "email"])
             writer.writerows([f"p-{n:06d}", f"p{n}@example.com"] for n in range(rows))
         env = {**os.environ, "VERSIVE_API_KEY": KEY, "VERSIVE_BASE_URL": base_url}
-        loop_seconds, _ = timed_child([sys.executable, "-c", PLAIN_LOOP, str(participants), base_url,
-                                       str(concurrency)], env)  # fmt: skip
-        batch_seconds, batch_rss = timed_child(
-            [sys.executable, "-m", "versive_client", "interviews", "create-batch", str(participants),
-             "--study-id", "bench", "--out", str(Path(scratch) / "results.csv"), "--concurrency", str(concurrency)],
-            env,
-        )  # fmt: skip
+        for round_ in range(rounds):
+            out = Path(scratch) / f"results-{round_}.csv"
+            loop_runs.append(timed_child([sys.executable, "-c", PLAIN_LOOP, str(participants), str(out) + ".loop",
+                                          base_url, str(concurrency)], env))  # fmt: skip
+            batch_runs.append(timed_child(
+                [sys.executable, "-m", "versive_client", "interviews", "create-batch", str(participants),
+                 "--study-id", "bench", "--out", str(out), "--concurrency", str(concurrency)],
+                env,
+            ))  # fmt: skip
+    # ru_maxrss of children is the largest of any finished child: a batch (the plain loops
+    # and the import-time interpreters peak far lower; the server is still running).
+    batch_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    loop_seconds = statistics.median(loop_runs)
+    batch_seconds = statistics.median(batch_runs)
     return [
         (
-            f"create-batch, {rows:,} rows at concurrency {concurrency}: {batch_seconds:.2f} s "
-            f"(plain aiohttp loop {loop_seconds:.2f} s; ratio {batch_seconds / loop_seconds:.2f}); "
-            f"peak RSS {batch_rss:.0f} MB"
+            f"create-batch, {rows:,} rows at concurrency {concurrency}, median of {rounds} interleaved run(s): "
+            f"{batch_seconds:.2f} s (plain aiohttp loop writing the same results {loop_seconds:.2f} s; "
+            f"ratio {batch_seconds / loop_seconds:.2f}); peak RSS {batch_rss:.0f} MB"
         )
     ]
 
@@ -293,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     calls, rounds, imports, rows = (40, 1, 2, 200) if args.quick else (2000, 3, 15, 10_000)
     concurrencies = [1, 4] if args.quick else [1, 32, 256]
+    # Installed packages come with their bytecode compiled; so must ours, or every fresh
+    # interpreter below would compile it again (and more so under PYTHONDONTWRITEBYTECODE).
+    compileall.compile_dir(Path(versive_client.__file__).parent, quiet=1)
     process, base_url = start_server()
     try:
         print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, server: uvicorn+httptools on {base_url}")
@@ -300,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(throughput_table(base_url, concurrencies, calls, rounds)))
         print()
         print("\n".join(import_table(imports)))
-        print("\n".join(batch_table(base_url, rows, 16)))
+        print("\n".join(batch_table(base_url, rows, 16, rounds)))
     finally:
         process.kill()
         process.wait()

@@ -15,4 +15,6 @@ if [ "$(.uv/bin/uv --version 2>/dev/null | cut -d" " -f2)" != "$UV_VERSION" ]; t
   .uv/bin/python -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
 fi
 export UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1
-.uv/bin/uv sync --locked --all-extras --quiet --python "$PYTHON"
+# --compile-bytecode, as pip does on install: otherwise, with PYTHONDONTWRITEBYTECODE set,
+# every fresh interpreter (the CLI tests, the benchmark) compiles its dependencies again.
+.uv/bin/uv sync --locked --all-extras --quiet --compile-bytecode --python "$PYTHON"
