@@ -251,6 +251,13 @@ async def test_secrets_never_appear_in_output(harness: Harness, caplog: pytest.L
     with pytest.raises(VersiveError) as caught:
         await client.create_interview("s")
     texts += [str(caught.value), repr(caught.value), "".join(traceback.format_exception(caught.value))]
+    # Tracebacks with locals, as error trackers capture them (from below this test's own
+    # frame, which holds the key), and the client's attributes.
+    error = caught.value
+    assert error.__traceback__ is not None
+    below = traceback.TracebackException(type(error), error, error.__traceback__.tb_next, capture_locals=True)
+    texts += ["".join(below.format())]
+    texts += [repr(vars(client))]
     wrong = harness.client("wrong-" + secret)
     with pytest.raises(AuthenticationError) as denied:
         await wrong.create_interview("s")
@@ -363,7 +370,8 @@ async def test_default_headers_cannot_fix_what_each_call_sets(name: str) -> None
     ("headers", "message"),
     [
         ([("X-Team", "a")], "default_headers must be a mapping of strings, got list"),
-        ({"X-Team": 7}, "default_headers must map strings to strings, got 'X-Team': int"),
+        ({"X-Team": 7}, "default_headers\\['X-Team'\\] must be a string, got int"),
+        ({7: "a"}, "default_headers names must be strings, got int 7"),
     ],
 )
 async def test_default_headers_must_be_strings(headers: object, message: str) -> None:

@@ -147,7 +147,7 @@ class VersiveClient:
         # The key lives only in these headers: this dict (create_interview's requests) and
         # the httpx client's (the generated client's), whose repr httpx masks.
         self._headers = headers
-        self._merged_headers: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+        self._merged_headers: dict[tuple[tuple[str, str], ...], _Headers] = {}
         self._http = httpx.AsyncClient(
             base_url=base_url, transport=transport, timeout=transport.options.timeout, headers=headers
         )
@@ -165,7 +165,7 @@ class VersiveClient:
         merged = self._merged_headers.get(key)
         if merged is None:
             merged = self._merged_headers[key] = _merge_headers(self._headers, extra)
-        return dict(merged)
+        return _Headers(merged)
 
     def with_options(
         self,
@@ -367,8 +367,10 @@ def _check_default_headers(headers: object) -> dict[str, str]:
         raise TypeError(f"default_headers must be a mapping of strings, got {type(headers).__name__}")
     checked: dict[str, str] = {}
     for name, value in headers.items():
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise TypeError(f"default_headers must map strings to strings, got {name!r}: {type(value).__name__}")
+        if not isinstance(name, str):
+            raise TypeError(f"default_headers names must be strings, got {type(name).__name__} {name!r}")
+        if not isinstance(value, str):
+            raise TypeError(f"default_headers[{name!r}] must be a string, got {type(value).__name__}")
         if name.lower() in PER_CALL_HEADERS:
             raise ValueError(
                 f"default_headers must not set {name}: each call sends its own "
@@ -378,9 +380,24 @@ def _check_default_headers(headers: object) -> dict[str, str]:
     return checked
 
 
-def _merge_headers(base: dict[str, str], extra: Mapping[str, str]) -> dict[str, str]:
+class _Headers(dict[str, str]):
+    """Header names and values; the repr hides the Authorization value, as httpx.Headers's does.
+
+    A plain dict (what aiohttp and httpx take) would show the API key wherever locals or
+    attributes are printed: tracebacks with locals, error trackers, debuggers.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        """The headers, with ``[secure]`` for the Authorization value."""
+        shown = {name: "[secure]" if name.lower() == "authorization" else value for name, value in self.items()}
+        return f"{type(self).__name__}({shown!r})"
+
+
+def _merge_headers(base: dict[str, str], extra: Mapping[str, str]) -> _Headers:
     """`base` updated with `extra`, header names compared without case (a new dict)."""
-    merged = dict(base)
+    merged = _Headers(base)
     for name, value in extra.items():
         lowered = name.lower()
         for existing in [key for key in merged if key.lower() == lowered]:
