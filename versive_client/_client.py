@@ -75,12 +75,15 @@ class VersiveClient:
         http_client: your own ``httpx.AsyncClient`` (proxies, TLS); you close it.
         transport: an httpx transport to send through instead (for example
             ``FakeVersive().transport()``); the client closes it.
-        http_backend: ``"httpx"`` (default), or ``"aiohttp"`` for aiohttp's faster connection
-            pool under httpx's transport interface (the ``aiohttp`` extra; asyncio only). Retries, timeouts,
+        http_backend: ``"httpx"`` (default), or ``"aiohttp"`` for aiohttp's faster HTTP
+            stack (the ``aiohttp`` extra; asyncio only): ``create_interview`` sends through it
+            directly, other endpoints through httpx's transport interface. Retries, timeouts,
             errors and the generated client are the same on both.
         sleep: the coroutine function waits use (default ``anyio.sleep``), to observe
             or skip waits in tests.
-        default_headers: extra headers for every request.
+        default_headers: extra headers for every request; one named like a header the
+            SDK sets (in any case) replaces it. ``Idempotency-Key`` and
+            ``X-Versive-Retry-Count`` are per call and refused here.
 
     .. versionadded:: 0.1.0
     """
