@@ -427,8 +427,10 @@ def test_pace_halves_on_429_and_recovers(monkeypatch: pytest.MonkeyPatch) -> Non
     clock = [1000.0]
     monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     pace = Pace(rate=20.0)
-    pace.rate_limited()
-    pace.rate_limited()
+    pace.notice(503)  # what the retry layer reports of each attempt: only a 429 slows the pace
+    assert pace.current == 20.0
+    pace.notice(429)
+    pace.notice(429)
     assert pace.current == 10.0
     for _ in range(100):  # a burst of successes within one second: one step at most
         pace.succeeded()
