@@ -231,7 +231,9 @@ def base_install(scratch: Path) -> str:
         [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", python, "-r", requirements],
         [uv, "pip", "install", "--quiet", "--compile-bytecode", "--no-deps", "--python", python, ROOT],
     ):
-        subprocess.run(list(map(str, command)), check=True, cwd=ROOT, env=env, capture_output=True)
+        done = subprocess.run(list(map(str, command)), check=False, cwd=ROOT, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"bench: building the base install failed: {' '.join(map(str, command))}\n{done.stderr}")
     return python
 
 
