@@ -356,7 +356,11 @@ def test_ten_thousand_rows_with_faults_firing(fake: tuple[FakeVersive, dict[str,
     failed = [row for row in read_results(out) if row["error"]]
     assert first.returncode == 1, "bodies the SDK cannot read fail their rows"
     assert failed
-    assert all("answered 200" in row["error"] for row in failed), "retryable faults were all retried away"
+    # Retryable faults are retried away. A row can still draw one on all 6 attempts (about
+    # 0.3% of runs see one such row): it must say so, and the rerun below heals it too.
+    exhausted = [row["error"] for row in failed if "answered 200" not in row["error"]]
+    assert len(exhausted) <= 2, exhausted
+    assert all("(after 6 attempts)" in error for error in exhausted), exhausted
     assert len(served.fired) > 500
 
     served.faults.clear()
