@@ -117,7 +117,7 @@ class Answer:
     ``httpx.Response`` from :func:`full_response`.
     """
 
-    __slots__ = ("_content", "content_type", "encoded", "raw_content", "raw_headers", "status_code")
+    __slots__ = ("_content", "content_type", "raw_content", "raw_headers", "status_code")
 
     def __init__(
         self,
@@ -136,7 +136,6 @@ class Answer:
         self.content_type = content_type
         self.raw_headers = raw_headers
         self.raw_content = raw_content
-        self.encoded = encoded
         self._content = None if encoded else raw_content
 
     @property
@@ -198,8 +197,6 @@ class DirectTransport(httpx.AsyncBaseTransport, abc.ABC):
 class _Exchange(Protocol[_Received_co]):
     """One call's request, as each attempt sends it; `request()` describes it in errors."""
 
-    method: str
-
     def request(self) -> httpx.Request:
         """The request for errors and responses: its method and URL."""
         ...
@@ -212,12 +209,11 @@ class _Exchange(Protocol[_Received_co]):
 class _SendRequest:
     """An httpx request through any httpx transport."""
 
-    __slots__ = ("_inner", "_request", "method")
+    __slots__ = ("_inner", "_request")
 
     def __init__(self, inner: httpx.AsyncBaseTransport, request: httpx.Request) -> None:
         self._inner = inner
         self._request = request
-        self.method = request.method
 
     def request(self) -> httpx.Request:
         return self._request
@@ -237,7 +233,7 @@ class _SendRequest:
 class _SendDirect:
     """A request as parts through a DirectTransport; an httpx request is made only for errors."""
 
-    __slots__ = ("_content", "_headers", "_inner", "_request", "_url", "method")
+    __slots__ = ("_content", "_headers", "_inner", "_method", "_request", "_url")
 
     def __init__(self, inner: DirectTransport, method: str, url: str, headers: dict[str, str], content: bytes) -> None:
         self._inner = inner
@@ -245,18 +241,18 @@ class _SendDirect:
         self._headers = headers
         self._content = content
         self._request: httpx.Request | None = None
-        self.method = method
+        self._method = method
 
     def request(self) -> httpx.Request:
         # Method and URL only: what errors show. The headers (with the API key) stay out.
         if self._request is None:
-            self._request = httpx.Request(self.method, self._url)
+            self._request = httpx.Request(self._method, self._url)
         return self._request
 
     def send(self, attempt: int, timeout: httpx.Timeout) -> Awaitable[Answer]:
         # The transport's coroutine itself, not one wrapping it: one frame less on every resume.
         self._headers[RETRY_COUNT_HEADER] = str(attempt - 1)
-        return self._inner.send_bytes(self.method, self._url, self._headers, self._content, timeout)
+        return self._inner.send_bytes(self._method, self._url, self._headers, self._content, timeout)
 
 
 class RetryTransport(httpx.AsyncBaseTransport):
@@ -466,12 +462,17 @@ def _deadline_scope(remaining: float | None) -> Iterator[None]:
 def _is_json(received: httpx.Response | Answer) -> bool:
     """Every operation of the API answers JSON; a 2xx with another body is unusable."""
     content_type = received.content_type if isinstance(received, Answer) else received.headers.get("content-type", "")
-    media_type: str = content_type.split(";", 1)[0].strip().lower()
+    media_type = _media_type(content_type)
     return media_type == "application/json" or media_type.endswith("+json")
 
 
+def _media_type(content_type: str) -> str:
+    """``application/json`` of ``Application/JSON; charset=utf-8``."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 def _not_json(response: httpx.Response, attempts: int) -> APIResponseValidationError:
-    media_type = response.headers.get("content-type", "").split(";", 1)[0].strip().lower() or "no content type"
+    media_type = _media_type(response.headers.get("content-type", "")) or "no content type"
     request = response.request
     return APIResponseValidationError(
         f"{request.method} {request.url.path} answered {response.status_code} with a body that is not JSON"
