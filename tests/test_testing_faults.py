@@ -111,6 +111,49 @@ async def test_a_body_closed_half_way(fake_http: FakeHttp) -> None:
     assert len(fake.interviews) == 1
 
 
+@pytest.mark.parametrize(
+    ("fault", "framing"),
+    [(faults.TruncatedChunked(), "transfer-encoding"), (faults.WrongContentLength(extra=5), "content-length")],
+    ids=["truncated-chunked", "wrong-content-length"],
+)
+async def test_a_body_that_ends_before_its_framing_says(fake_http: FakeHttp, fault: Fault, framing: str) -> None:
+    """TruncatedChunked() (chunked, no last chunk) and WrongContentLength() (a length beyond the body), then a close."""
+    fake, client = fake_http
+    fake.faults.queue(fault)
+    async with client.stream("POST", PATH, headers=AUTH, json=BODY) as response:
+        assert response.status_code == 200
+        assert framing in response.headers
+        with pytest.raises(httpx.RemoteProtocolError, match="peer closed connection without sending complete"):
+            await response.aread()
+    assert len(fake.interviews) == 1
+
+
+async def test_a_body_that_lies_about_its_encoding(fake_http: FakeHttp) -> None:
+    """BadContentEncoding(): Content-Encoding: gzip on a plain body; httpx cannot decode it; the interview exists."""
+    fake, client = fake_http
+    fake.faults.queue(faults.BadContentEncoding())
+    async with client.stream("POST", PATH, headers=AUTH, json=BODY) as response:
+        assert response.status_code == 200
+        assert response.headers["content-encoding"] == "gzip"
+        raw = b"".join([part async for part in response.aiter_raw()])
+    assert json.loads(raw)["study_id"] == "s", "the body itself is the plain interview"
+    fake.faults.queue(faults.BadContentEncoding())
+    with pytest.raises(httpx.DecodingError):
+        await create(client)
+    assert len(fake.interviews) == 2
+
+
+async def test_a_status_that_lies_about_its_encoding_reaches_no_api(fake_http: FakeHttp) -> None:
+    """BadContentEncoding(status=503): a 503 whose body is not the gzip it claims; nothing created."""
+    fake, client = fake_http
+    fake.faults.queue(faults.BadContentEncoding(status=503))
+    async with client.stream("POST", PATH, headers=AUTH, json=BODY) as response:
+        assert response.status_code == 503
+        raw = b"".join([part async for part in response.aiter_raw()])
+    assert json.loads(raw) == {"detail": "Service Unavailable"}
+    assert fake.interviews == []
+
+
 async def test_a_200_that_is_not_json(fake_http: FakeHttp) -> None:
     """NotJson(): a 200 with an HTML body; the interview exists."""
     fake, client = fake_http
@@ -211,6 +254,8 @@ async def test_rules_fire_on_the_server(fake_http: FakeHttp) -> None:
         (lambda: faults.Status(503, retry_after=-1), "retry_after must be >= 0"),
         (lambda: faults.Status(503, retry_after=dt.datetime(2030, 1, 1)), "must be timezone-aware"),  # noqa: DTZ001
         (lambda: faults.Delay(-0.5), "seconds must be >= 0"),
+        (lambda: faults.WrongContentLength(extra=0), "extra must be >= 1 byte"),
+        (lambda: faults.BadContentEncoding(status=600), "status must be an HTTP status code"),
         (lambda: FakeVersive().faults.add_rule(faults.Reset(), probability=1.5), "probability must be between"),
     ],
 )

@@ -19,6 +19,7 @@ from versive_client.models import Interview
 
 from .faults import (
     PRE_API_FAULTS,
+    BadContentEncoding,
     Fault,
     FaultPlan,
     HtmlBadGateway,
@@ -193,7 +194,7 @@ class FakeVersive:
         names = [(name.lower(), value) for name, value in headers]
         with self._lock:
             fault = self.faults.next_fault()
-            if isinstance(fault, PRE_API_FAULTS):
+            if isinstance(fault, PRE_API_FAULTS) or (isinstance(fault, BadContentEncoding) and fault.status):
                 reply = _fault_reply(fault)
             else:
                 reply = self._answer(method.upper(), path, dict(names), body)
@@ -335,13 +336,14 @@ def _json_reply(status: int, body: object, **headers: str) -> Reply:
 def _fault_reply(fault: Fault) -> Reply:
     if isinstance(fault, HtmlBadGateway):
         return Reply(502, (("content-type", "text/html"),), HTML_BAD_GATEWAY, fault)
-    if isinstance(fault, Status):
+    if isinstance(fault, Status | BadContentEncoding) and fault.status:
         reply = _json_reply(fault.status, {"detail": _phrase(fault.status)})
         headers = reply.headers
-        if isinstance(fault.retry_after, dt.datetime):
-            headers += (("retry-after", _http_date(fault.retry_after)),)
-        elif fault.retry_after is not None:
-            headers += (("retry-after", str(fault.retry_after)),)
+        retry_after = fault.retry_after if isinstance(fault, Status) else None
+        if isinstance(retry_after, dt.datetime):
+            headers += (("retry-after", _http_date(retry_after)),)
+        elif retry_after is not None:
+            headers += (("retry-after", str(retry_after)),)
         return Reply(reply.status, headers, reply.body, fault)
     return Reply(0, (), b"", fault)  # Reset: the transport drops the connection
 

@@ -20,7 +20,7 @@ import anyio.from_thread
 import h11
 from anyio.abc import SocketAttribute
 
-from .faults import CloseMidBody, Delay, Reset
+from .faults import BadContentEncoding, CloseMidBody, Delay, Reset, TruncatedChunked, WrongContentLength
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -151,20 +151,25 @@ async def _send_reply(connection: h11.Connection, stream: SocketStream, reply: R
         return False
     if isinstance(fault, Delay):
         await anyio.sleep(fault.seconds)
-    headers = [
-        *reply.headers,
-        ("content-length", str(len(reply.body))),
-        ("date", formatdate(usegmt=True)),
-        ("server", "fake-versive"),
-    ]
+    body = reply.body
+    length = len(body) + fault.extra if isinstance(fault, WrongContentLength) else len(body)
+    # h11 frames the body by these headers: chunked, or exactly `length` bytes.
+    framing = (
+        ("transfer-encoding", "chunked") if isinstance(fault, TruncatedChunked) else ("content-length", str(length))
+    )
+    headers = [*reply.headers, framing, ("date", formatdate(usegmt=True)), ("server", "fake-versive")]
+    if isinstance(fault, BadContentEncoding):
+        headers.append(("content-encoding", "gzip"))
     await stream.send(
         connection.send(h11.Response(status_code=reply.status, headers=headers, reason=_reason(reply.status)))
     )
-    if isinstance(fault, CloseMidBody):
-        await stream.send(connection.send(h11.Data(data=reply.body[: len(reply.body) // 2])))
+    if isinstance(fault, CloseMidBody | TruncatedChunked | WrongContentLength):
+        # Half the body (the whole of it under a Content-Length that promises more), then close.
+        sent = body if isinstance(fault, WrongContentLength) else body[: len(body) // 2]
+        await stream.send(connection.send(h11.Data(data=sent)))
         return False
-    if reply.body:
-        await stream.send(connection.send(h11.Data(data=reply.body)))
+    if body:
+        await stream.send(connection.send(h11.Data(data=body)))
     await stream.send(connection.send(h11.EndOfMessage()))
     return True
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import anyio
 import httpx
 
-from .faults import CloseMidBody, Delay, Reset
+from .faults import BadContentEncoding, CloseMidBody, Delay, Reset, TruncatedChunked, WrongContentLength
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -19,8 +19,10 @@ class FakeVersiveTransport(httpx.AsyncBaseTransport):
     """An httpx transport backed by a :class:`FakeVersive`, for fast tests without sockets.
 
     Transport faults surface as httpx's own transport would raise them: a reset as
-    ``httpx.ReadError``, a body cut short as ``httpx.RemoteProtocolError`` while reading
-    it, and a delay longer than the request's read timeout as ``httpx.ReadTimeout``.
+    ``httpx.ReadError``, a body cut short (mid-body, a truncated chunked body, a
+    Content-Length longer than the body) as ``httpx.RemoteProtocolError`` while reading
+    it, a delay longer than the request's read timeout as ``httpx.ReadTimeout``, and a
+    body that is not the gzip its header says as it comes (httpx fails to decode it).
 
     .. versionadded:: 0.1.0
     """
@@ -44,24 +46,34 @@ class FakeVersiveTransport(httpx.AsyncBaseTransport):
                 await anyio.sleep(read_timeout)
                 raise httpx.ReadTimeout("timed out", request=request)
             await anyio.sleep(fault.seconds)
-        headers = [*reply.headers, ("content-length", str(len(reply.body)))]
-        if isinstance(fault, CloseMidBody):
-            return httpx.Response(reply.status, headers=headers, stream=_CutShort(reply.body, request))
-        return httpx.Response(reply.status, headers=headers, content=reply.body)
+        body = reply.body
+        length = len(body) + fault.extra if isinstance(fault, WrongContentLength) else len(body)
+        framing = (
+            ("transfer-encoding", "chunked") if isinstance(fault, TruncatedChunked) else ("content-length", str(length))
+        )
+        headers = [*reply.headers, framing]
+        if isinstance(fault, BadContentEncoding):
+            # A stream, not content: httpx would decode (and fail on) content as it builds the response.
+            headers.append(("content-encoding", "gzip"))
+            return httpx.Response(reply.status, headers=headers, stream=httpx.ByteStream(body))
+        if isinstance(fault, CloseMidBody | TruncatedChunked | WrongContentLength):
+            sent = body if isinstance(fault, WrongContentLength) else body[: len(body) // 2]
+            return httpx.Response(reply.status, headers=headers, stream=_CutShort(sent, length, request))
+        return httpx.Response(reply.status, headers=headers, content=body)
 
 
 class _CutShort(httpx.AsyncByteStream):
-    """A body that yields its first half, then fails as a connection closed mid-body does."""
+    """A body that yields `sent`, then fails as a connection closed before `expected` bytes does."""
 
-    def __init__(self, body: bytes, request: httpx.Request) -> None:
-        self._body = body
+    def __init__(self, sent: bytes, expected: int, request: httpx.Request) -> None:
+        self._sent = sent
+        self._expected = expected
         self._request = request
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        half = self._body[: len(self._body) // 2]
-        yield half
+        yield self._sent
         raise httpx.RemoteProtocolError(
             f"peer closed connection without sending complete message body "
-            f"(received {len(half)} bytes, expected {len(self._body)})",
+            f"(received {len(self._sent)} bytes, expected {self._expected})",
             request=self._request,
         )

@@ -12,6 +12,12 @@ fault                     what the client sees                      interview cr
 ``HtmlBadGateway()``      a 502 with an HTML body (a proxy's page)  no
 ``Delay(5.0)``            headers only after the delay              yes, at once
 ``CloseMidBody()``        a 200 whose body stops half-way           yes
+``TruncatedChunked()``    a chunked 200 whose connection closes     yes
+                          before the last chunk
+``WrongContentLength()``  a 200 whose Content-Length promises more  yes
+                          than its (whole) body, then a close
+``BadContentEncoding()``  ``Content-Encoding: gzip`` on a body      yes; with a
+                          that is not gzip (a proxy's mistake)      `status`, no
 ``NotJson()``             a 200 whose body is not JSON              yes
 ``MissingField("id")``    a 200 without that required field         yes
 ========================  ========================================  ==================
@@ -32,6 +38,7 @@ from collections import deque
 from attrs import define, field, frozen
 
 __all__ = [
+    "BadContentEncoding",
     "CloseMidBody",
     "Delay",
     "Fault",
@@ -41,6 +48,8 @@ __all__ = [
     "NotJson",
     "Reset",
     "Status",
+    "TruncatedChunked",
+    "WrongContentLength",
 ]
 
 
@@ -96,6 +105,47 @@ class CloseMidBody:
 
 
 @frozen
+class TruncatedChunked:
+    """Handle the request, send a chunked answer's first chunk (half the body), then close the connection.
+
+    .. versionadded:: 0.2.0
+    """
+
+
+@frozen
+class WrongContentLength:
+    """Handle the request, send the whole body under a Content-Length `extra` bytes longer, then close.
+
+    .. versionadded:: 0.2.0
+    """
+
+    extra: int = field(default=16)
+
+    @extra.validator
+    def _check_extra(self, _attribute: object, value: int) -> None:
+        if value < 1:
+            raise ValueError(f"extra must be >= 1 byte, got {value}")
+
+
+@frozen
+class BadContentEncoding:
+    """Answer with ``Content-Encoding: gzip`` on a body that is not gzip, as a misconfigured proxy might.
+
+    Without `status` the API answers as usual (and creates the interview); with one, the
+    fault answers that status instead of reaching the API.
+
+    .. versionadded:: 0.2.0
+    """
+
+    status: int | None = field(default=None)
+
+    @status.validator
+    def _check_status(self, _attribute: object, value: int | None) -> None:
+        if value is not None and not 100 <= value <= 599:  # noqa: PLR2004 - the range of HTTP status codes
+            raise ValueError(f"status must be an HTTP status code (100-599), got {value}")
+
+
+@frozen
 class NotJson:
     """Handle the request, then answer 200 with an HTML body instead of the JSON."""
 
@@ -107,7 +157,18 @@ class MissingField:
     field_name: str = "created_at"
 
 
-Fault = Status | Reset | HtmlBadGateway | Delay | CloseMidBody | NotJson | MissingField
+Fault = (
+    Status
+    | Reset
+    | HtmlBadGateway
+    | Delay
+    | CloseMidBody
+    | TruncatedChunked
+    | WrongContentLength
+    | BadContentEncoding
+    | NotJson
+    | MissingField
+)
 """Any one fault."""
 
 # Faults that stand in for the API: the request never reaches it.
@@ -177,5 +238,5 @@ class FaultPlan:
 def _check_fault(fault: object, *, allow_none: bool) -> None:
     if fault is None and allow_none:
         return
-    if not isinstance(fault, Status | Reset | HtmlBadGateway | Delay | CloseMidBody | NotJson | MissingField):
+    if not isinstance(fault, Fault):
         raise TypeError(f"not a fault: {fault!r} (use one of versive_client.testing.faults)")
