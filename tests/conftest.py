@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -22,6 +26,8 @@ from versive_client.testing import FakeVersive
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
 
+    import trustme
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi.yaml"
 OVERLAY = ROOT / "openapi.overlay.yaml"
@@ -33,6 +39,11 @@ PRISM_START_SECONDS = 60.0
 KEY = "test-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 PATH = "/api/v1/interviews"
+
+# A proxy named by the machine's environment would take loopback tests elsewhere (the
+# client honours HTTP_PROXY and the like); the tests that want a proxy set their own.
+for _name in [name for name in os.environ if name.lower() in {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}]:
+    del os.environ[_name]
 
 
 def run_regenerate(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -186,3 +197,103 @@ def backend(request: pytest.FixtureRequest) -> str:
     """Each HTTP backend of VersiveClient in turn."""
     value: str = request.param
     return value
+
+
+class _LoopbackServer:
+    """An asyncio server on 127.0.0.1 whose connection handlers are cancelled when it stops."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self._tls = tls
+        self._server: asyncio.Server | None = None
+        self._handlers: set[asyncio.Task[Any]] = set()
+        self.port = 0
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._track, "127.0.0.1", 0, ssl=self._tls)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return f"{'https' if self._tls else 'http'}://127.0.0.1:{self.port}"
+
+    async def __aexit__(self, *_exc_info: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in self._handlers:
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def _track(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        try:
+            await self.handle(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+            self._handlers.discard(task)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy bytes until the reader ends, then close the writer."""
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, ssl.SSLError):
+        pass
+    finally:
+        writer.close()
+
+
+class ForwardProxy(_LoopbackServer):
+    """A loopback forward proxy, as on a corporate network: absolute-form HTTP requests and CONNECT tunnels.
+
+    `seen` holds each request line it received, `credentials` each Proxy-Authorization.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+        self.credentials: list[str | None] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        method, target, version = lines[0].split(" ")
+        fields = [tuple(part.strip() for part in line.split(":", 1)) for line in lines[1:] if line]
+        headers = {name.lower(): value for name, value in fields}
+        self.seen.append(f"{method} {target}")
+        self.credentials.append(headers.get("proxy-authorization"))
+        if method == "CONNECT":
+            host, port = target.rsplit(":", 1)
+            upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            await asyncio.gather(_pipe(reader, upstream_writer), _pipe(upstream_reader, writer))
+            return
+        url = urlsplit(target)
+        upstream_reader, upstream_writer = await asyncio.open_connection(url.hostname, url.port)
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
+        hop_by_hop = {"proxy-authorization", "proxy-connection", "connection"}
+        kept = "".join(f"{name}: {value}\r\n" for name, value in fields if name.lower() not in hop_by_hop)
+        upstream_writer.write(f"{method} {url.path} {version}\r\n{kept}connection: close\r\n\r\n".encode() + body)
+        try:
+            await _pipe(upstream_reader, writer)
+        finally:
+            upstream_writer.close()
+
+
+class TlsInFront(_LoopbackServer):
+    """https on loopback with a certificate for 127.0.0.1 from `ca`, relaying to a plain http server."""
+
+    def __init__(self, ca: trustme.CA, base_url: str) -> None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+        super().__init__(context)
+        self._target = urlsplit(base_url)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(self._target.hostname, self._target.port)
+        await asyncio.gather(_pipe(reader, upstream_writer), _pipe(upstream_reader, writer))

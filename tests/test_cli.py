@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from versive_client import __version__
+from versive_client import Attempt, __version__
 from versive_client.cli._batch import Pace, idempotency_key
 from versive_client.testing import FakeVersive, faults
 
@@ -121,7 +121,10 @@ def test_create_json_with_metadata(fake: tuple[FakeVersive, dict[str, str]]) -> 
         (["interviews", "create", "--study-id", "s", "--metadata-json", "[1]"], "must be a JSON object"),
         (["interviews", "create", "--study-id", "s", "--metadata-json", "{"], "not JSON"),
         (["interviews", "create", "--study-id", " "], "study_id must not be empty"),
-        (["interviews", "create-batch", "x.csv", "--study-id", "s", "--out", "o.csv", "--concurrency", "0"], "0"),
+        (
+            ["interviews", "create-batch", "x.csv", "--study-id", "s", "--out", "o.csv", "--concurrency", "0"],
+            "Invalid value for '--concurrency': 0 is not in the range 1<=x<=256",
+        ),
         (["interviews", "nope"], "No such command 'nope'"),
     ],
 )
@@ -426,15 +429,20 @@ def test_a_truncated_last_row_is_redone(fake: tuple[FakeVersive, dict[str, str]]
     assert_complete(served, out, 5)
 
 
+def attempt(status: int) -> Attempt:
+    """An attempt that received `status`, as the client's hooks see it."""
+    return Attempt("POST", "https://x.test/api/v1/interviews", 1, status, None, None, None, None, 0.01)
+
+
 def test_pace_halves_on_429_and_recovers(monkeypatch: pytest.MonkeyPatch) -> None:
     """The pace halves on a 429 (once per burst) and climbs back to the configured rate."""
     clock = [1000.0]
     monkeypatch.setattr(time, "monotonic", lambda: clock[0])
     pace = Pace(rate=20.0)
-    pace.notice(503)  # what the retry layer reports of each attempt: only a 429 slows the pace
+    pace.observe(attempt(503))  # the client's on_attempt hook: only a 429 slows the pace
     assert pace.current == 20.0
-    pace.notice(429)
-    pace.notice(429)
+    pace.observe(attempt(429))
+    pace.observe(attempt(429))
     assert pace.current == 10.0
     for _ in range(100):  # a burst of successes within one second: one step at most
         pace.succeeded()

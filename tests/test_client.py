@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import logging
 import platform
+import re
 import sys
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
 import pytest
-from conftest import KEY, PATH, Harness
+import trustme
+from conftest import KEY, PATH, ForwardProxy, Harness, TlsInFront
 
 from versive_client import (
     APIConnectionError,
+    APIResponseValidationError,
     AuthenticationError,
     RetryPolicy,
     UnprocessableEntityError,
@@ -23,9 +28,13 @@ from versive_client import (
     VersiveError,
     __version__,
 )
+from versive_client._client import _environment_proxy
 from versive_client._generated.api.interviews import create_interview
 from versive_client.models import CreateInterviewReqV1, Interview
 from versive_client.testing import FakeVersive, faults
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = pytest.mark.asyncio
 
@@ -86,7 +95,15 @@ async def test_no_key_is_an_error_at_construction() -> None:
     [
         ({"api_key": "  "}, ValueError, "api_key is empty"),
         ({"api_key": 123}, TypeError, "api_key must be a string"),
-        ({"api_key": "k\nX-Injected: 1"}, ValueError, "control characters"),
+        ({"api_key": "k\nX-Injected: 1"}, ValueError, "api_key has a control character at position 2, which cannot"),
+        ({"api_key": "sk-caf\u00e9"}, ValueError, "api_key has a non-ASCII character at position 7, which cannot be"),
+        ({"api_key": "sk 1"}, ValueError, "api_key has a space at position 3, which cannot be sent in an HTTP header"),
+        ({"trust_env": "yes"}, TypeError, "trust_env must be True or False, got str"),
+        ({"max_connections": 0}, ValueError, "max_connections must be an int >= 1, got 0"),
+        ({"sleep": 5}, TypeError, "sleep must be a coroutine function or None, got int"),
+        ({"on_attempt": print}, TypeError, "on_attempt must be a sequence of functions taking an Attempt"),
+        ({"on_attempt": [1]}, TypeError, "on_attempt must be a sequence of functions taking an Attempt"),
+        ({"http_backend": "curl"}, ValueError, "http_backend must be one of httpx, aiohttp, got 'curl'"),
         ({"base_url": "http://api.example.com"}, ValueError, "plain http to api.example.com"),
         ({"base_url": "ftp://example.com"}, ValueError, "base_url must be an http(s) URL"),
         ({"base_url": "not a url"}, ValueError, "base_url must be an http(s) URL"),
@@ -202,21 +219,6 @@ async def test_default_headers_are_sent(harness: Harness) -> None:
     """default_headers reach every request."""
     await harness.client(default_headers={"X-Team": "research-ops"}).create_interview("s")
     assert harness.fake.requests[0].headers["x-team"] == "research-ops"
-
-
-async def test_the_callers_own_httpx_client_is_used_and_left_open() -> None:
-    """http_client=...: requests go through it (its transport, its hooks); closing the SDK leaves it open."""
-    fake = FakeVersive(api_key="k")
-    seen: list[str] = []
-
-    async def hook(request: httpx.Request) -> None:
-        seen.append(request.url.path)
-
-    async with fake.serve() as base_url, httpx.AsyncClient(event_hooks={"request": [hook]}) as own:
-        async with VersiveClient("k", base_url=base_url, http_client=own) as client:
-            await client.create_interview("s")
-        assert not own.is_closed
-        assert seen == [PATH]
 
 
 async def test_with_options_derives_a_client_sharing_the_pool(harness: Harness) -> None:
@@ -371,7 +373,7 @@ async def test_default_headers_cannot_fix_what_each_call_sets(name: str) -> None
     [
         ([("X-Team", "a")], "default_headers must be a mapping of strings, got list"),
         ({"X-Team": 7}, "default_headers\\['X-Team'\\] must be a string, got int"),
-        ({7: "a"}, "default_headers names must be strings, got int 7"),
+        ({7: "a"}, "default_headers names must be strings, got int"),
     ],
 )
 async def test_default_headers_must_be_strings(headers: object, message: str) -> None:
@@ -385,3 +387,270 @@ async def test_a_body_that_cannot_be_encoded_is_refused_before_sending(harness: 
     with pytest.raises(ValueError, match="the request cannot be sent as JSON: 'utf-8' codec can't encode"):
         await harness.client().create_interview("s", title="broken \ud800")
     assert harness.fake.requests == []
+
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+@pytest.fixture
+def no_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No proxy variable from the machine; the test sets its own."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    return monkeypatch
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY"])
+async def test_calls_go_through_the_proxy_the_environment_names(
+    no_proxy_variables: pytest.MonkeyPatch, backend: str, variable: str
+) -> None:
+    """HTTP_PROXY (any case), or ALL_PROXY: every request goes through it, with the URL's credentials."""
+    fake = FakeVersive(api_key="k")
+    proxy = ForwardProxy()
+    async with fake.serve() as base_url, proxy as proxy_url:
+        no_proxy_variables.setenv(variable, proxy_url.replace("http://", "http://ops:s%40cret@"))
+        async with VersiveClient("k", base_url=base_url, http_backend=backend) as client:
+            await client.create_interview("s")
+            await create_interview.asyncio(client=client.generated_client, body=CreateInterviewReqV1(study_id="g"))
+    assert proxy.seen == [f"POST {base_url}{PATH}"] * 2
+    assert proxy.credentials == ["Basic " + base64.b64encode(b"ops:s@cret").decode()] * 2
+    assert len(fake.interviews) == 2
+
+
+@pytest.mark.parametrize(
+    ("variables", "trust_env"),
+    [
+        ({"HTTP_PROXY": "{proxy}", "NO_PROXY": "127.0.0.1"}, True),
+        ({"HTTP_PROXY": "{proxy}", "NO_PROXY": "example.com, *"}, True),
+        ({"HTTPS_PROXY": "{proxy}"}, True),
+        ({"HTTP_PROXY": "{proxy}"}, False),
+    ],
+    ids=["no_proxy-host", "no_proxy-star", "https-proxy-only", "trust_env-false"],
+)
+async def test_no_proxy_the_scheme_and_trust_env_keep_calls_direct(
+    no_proxy_variables: pytest.MonkeyPatch, backend: str, variables: dict[str, str], *, trust_env: bool
+) -> None:
+    """A host in NO_PROXY (or "*"), a proxy for the other scheme, or trust_env=False: nothing reaches the proxy."""
+    fake = FakeVersive(api_key="k")
+    proxy = ForwardProxy()
+    async with fake.serve() as base_url, proxy as proxy_url:
+        for name, value in variables.items():
+            no_proxy_variables.setenv(name, value.format(proxy=proxy_url))
+        async with VersiveClient("k", base_url=base_url, http_backend=backend, trust_env=trust_env) as client:
+            await client.create_interview("s")
+    assert proxy.seen == []
+    assert len(fake.interviews) == 1
+
+
+async def test_https_goes_through_the_proxy_tunnel_trusting_ssl_cert_file(
+    no_proxy_variables: pytest.MonkeyPatch, backend: str, tmp_path: Path
+) -> None:
+    """HTTPS_PROXY and SSL_CERT_FILE, as behind a corporate proxy with its own CA: a CONNECT tunnel, verified TLS."""
+    ca = trustme.CA()
+    ca_file = tmp_path / "corporate-ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    fake = FakeVersive(api_key="k")
+    proxy = ForwardProxy()
+    async with fake.serve() as base_url, TlsInFront(ca, base_url) as secure_url, proxy as proxy_url:
+        no_proxy_variables.setenv("HTTPS_PROXY", proxy_url)
+        no_proxy_variables.setenv("SSL_CERT_FILE", str(ca_file))
+        async with VersiveClient("k", base_url=secure_url, http_backend=backend) as client:
+            interview = await client.create_interview("s")
+    assert proxy.seen == [f"CONNECT {secure_url.removeprefix('https://')}"]
+    assert [i.id for i in fake.interviews] == [interview.id]
+
+
+@pytest.mark.parametrize("trust_env", [True, False])
+async def test_ssl_cert_file_is_trusted_unless_trust_env_is_false(
+    monkeypatch: pytest.MonkeyPatch, backend: str, tmp_path: Path, *, trust_env: bool
+) -> None:
+    """SSL_CERT_FILE names the CAs to trust, as in httpx; with trust_env=False the certificate is refused."""
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    fake = FakeVersive(api_key="k")
+    async with fake.serve() as base_url, TlsInFront(ca, base_url) as secure_url:
+        client = VersiveClient("k", base_url=secure_url, http_backend=backend, trust_env=trust_env, max_retries=0)
+        async with client:
+            if trust_env:
+                await client.create_interview("s")
+            else:
+                with pytest.raises(APIConnectionError, match=r"(?i)certificate verify failed"):
+                    await client.create_interview("s")
+    assert len(fake.interviews) == (1 if trust_env else 0)
+
+
+@pytest.mark.parametrize(
+    ("url", "variables", "proxy"),
+    [
+        ("https://api.example.com", {"HTTPS_PROXY": "proxy:3128"}, "http://proxy:3128"),
+        ("https://api.example.com", {"https_proxy": "http://low:1", "HTTP_PROXY": "http://up:1"}, "http://low:1"),
+        ("http://api.example.com", {"HTTPS_PROXY": "http://s:1", "ALL_PROXY": "http://all:1"}, "http://all:1"),
+        ("https://api.example.com", {"ALL_PROXY": "socks5://s:1080"}, "socks5://s:1080"),
+        ("https://api.example.com", {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "example.com"}, None),
+        ("https://api.example.com", {"HTTPS_PROXY": "http://p:1", "NO_PROXY": ".example.com"}, None),
+        ("https://example.com", {"HTTPS_PROXY": "http://p:1", "NO_PROXY": ".example.com"}, "http://p:1"),
+        ("https://notexample.com", {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "example.com"}, "http://p:1"),
+        ("https://API.Example.com", {"HTTPS_PROXY": "http://p:1", "NO_PROXY": " other.org ,EXAMPLE.com"}, None),
+        ("https://10.0.0.7", {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "10.0.0.7"}, None),
+        ("https://api.example.com", {"NO_PROXY": "*"}, None),
+    ],
+)
+async def test_the_environments_proxy_follows_httpx_rules(
+    no_proxy_variables: pytest.MonkeyPatch, url: str, variables: dict[str, str], proxy: str | None
+) -> None:
+    """By scheme, else ALL_PROXY; lower case first; NO_PROXY by host, domain (".x": subdomains only) or "*"."""
+    for name, value in variables.items():
+        no_proxy_variables.setenv(name, value)
+    assert _environment_proxy(httpx.URL(url)) == proxy
+
+
+async def _use(client: VersiveClient, way: str) -> object:
+    """Create an interview through `client` (its method or the generated function), or derive a client."""
+    if way == "create_interview":
+        return await client.create_interview("s")
+    if way == "generated endpoint":
+        return await create_interview.asyncio(client=client.generated_client, body=CreateInterviewReqV1(study_id="s"))
+    return client.with_options(max_retries=1)
+
+
+@pytest.mark.parametrize("way", ["create_interview", "generated endpoint", "with_options"])
+async def test_closing_a_client_closes_the_clients_derived_from_it(harness: Harness, way: str) -> None:
+    """They share the pool: after aclose(), every call on the client or a derived one is refused, nothing sent."""
+    client = harness.client()
+    derived = client.with_options(max_retries=0)
+    grandchild = derived.with_options(timeout=3)
+    await grandchild.create_interview("s")
+    await client.aclose()
+    await client.aclose()  # closing twice is harmless
+    for each in (client, derived, grandchild):
+        with pytest.raises(RuntimeError, match="this VersiveClient is closed"):
+            await _use(each, way)
+    assert len(harness.fake.requests) == 1
+
+
+async def test_closing_a_derived_client_leaves_the_others_open(harness: Harness) -> None:
+    """A derived client's aclose() refuses its own calls (and its children's) only."""
+    client = harness.client()
+    derived = client.with_options(max_retries=0)
+    sibling = client.with_options(max_retries=1)
+    grandchild = derived.with_options(timeout=3)
+    await derived.aclose()
+    for closed in (derived, grandchild):
+        with pytest.raises(RuntimeError, match="this VersiveClient is closed"):
+            await closed.create_interview("s")
+    assert (await client.create_interview("s")).status == "open"
+    assert (await sibling.create_interview("s")).status == "open"
+
+
+async def test_a_call_in_flight_when_its_client_closes_ends_refused(backend: str) -> None:
+    """Closed mid-call: the attempt fails with the pool, and the retry is refused instead of opening a new pool."""
+    fake = FakeVersive(api_key="k")
+    fake.faults.queue(faults.Delay(1.0))
+    async with fake.serve() as base_url:
+        client = VersiveClient("k", base_url=base_url, http_backend=backend, retry_policy=RetryPolicy.no_wait())
+        call = asyncio.create_task(client.create_interview("s"))
+        while not fake.requests:  # noqa: ASYNC110 - the fake runs in its own thread
+            await asyncio.sleep(0.01)
+        await client.aclose()
+        with pytest.raises(RuntimeError, match="this VersiveClient is closed"):
+            await call
+    assert len(fake.requests) == 1
+
+
+INTERVIEW_BODY = {
+    "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
+    "study_id": "study_1",
+    "link": "https://getversive.com/s/study_1?vid=vid_1",
+    "status": "open",
+    "created_at": "2024-01-01T00:00:00Z",
+    "title": "T",
+    "metadata": {"a": 1},
+}
+
+
+@pytest.mark.parametrize("status", [200, 201, 202, 204])
+async def test_create_interview_sends_and_reads_what_the_generated_function_does(status: int) -> None:
+    """The seam to the generated code: the same request, the same Interview from a 200, and no Interview otherwise.
+
+    create_interview builds its request and reads its answer itself (the fast path); this
+    holds it to the generated create_interview, so a generator upgrade that changes either
+    side fails here.
+    """
+    sent: list[tuple[str, str, str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append((request.method, request.url.path, request.headers["content-type"], json.loads(request.content)))
+        return httpx.Response(status, json=INTERVIEW_BODY)
+
+    async with VersiveClient("k", base_url="https://x.test", transport=httpx.MockTransport(handler)) as client:
+        body = CreateInterviewReqV1.from_dict(
+            {"study_id": "study_1", "title": "T", "metadata": {"a": 1}, "language": "English"}
+        )
+        theirs = await create_interview.asyncio_detailed(client=client.generated_client, body=body)
+        if isinstance(theirs.parsed, Interview):
+            assert await client.create_interview("study_1", title="T", metadata={"a": 1}) == theirs.parsed
+        else:
+            with pytest.raises(APIResponseValidationError, match="which the spec does not document for this operation"):
+                await client.create_interview("study_1", title="T", metadata={"a": 1})
+    assert sent[0] == sent[1]
+
+
+async def _with_options(harness: Harness, where: str, options: dict[str, Any]) -> object:
+    """Give `options` to the constructor, to with_options, or to a call."""
+    if where == "constructor":
+        return harness.client(**options)
+    if where == "with_options":
+        return harness.client().with_options(**options)
+    return await harness.client().create_interview("s", **options)
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"timeout": "30"}, TypeError, "timeout must be a number of seconds or an httpx.Timeout, got str"),
+        ({"timeout": float("nan")}, ValueError, "timeout must be > 0 seconds, got nan"),
+        ({"max_retries": 1.5}, TypeError, "max_retries must be an int, got float"),
+        ({"max_retries": -1}, ValueError, "max_retries must be >= 0, got -1"),
+        ({"deadline": True}, TypeError, "deadline must be a number of seconds or None, got bool"),
+        ({"deadline": -2}, ValueError, "deadline must be > 0 seconds, got -2"),
+    ],
+)
+@pytest.mark.parametrize("where", ["constructor", "with_options", "create_interview"])
+async def test_options_are_checked_alike_wherever_they_are_given(
+    harness: Harness, where: str, options: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    """The constructor, with_options and a call check an option in one place: one error, one message."""
+    with pytest.raises(error, match=re.escape(message)):
+        await _with_options(harness, where, options)
+    assert harness.fake.requests == []
+
+
+async def test_a_key_from_the_environment_that_cannot_be_sent_is_named_not_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pasted key with a typo in VERSIVE_API_KEY: the error names api_key and the variable, never the key."""
+    monkeypatch.setenv("VERSIVE_API_KEY", "sk-live-\u00a0abcdef")
+    with pytest.raises(
+        ValueError, match=r"api_key \(from VERSIVE_API_KEY\) has a non-ASCII character at position 9"
+    ) as caught:
+        VersiveClient()
+    assert "abcdef" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({"X Team": "a"}, "default_headers has 'X Team', which is not a header name"),
+        ({"X-Team": "a\r\nX-Evil: 1"}, "default_headers['X-Team'] has a control character at position 2"),
+        ({"X-Token": "s\u00e9cret"}, "default_headers['X-Token'] has a non-ASCII character at position 2"),
+    ],
+)
+async def test_default_headers_that_cannot_be_sent_are_refused(headers: dict[str, str], message: str) -> None:
+    """A header name or value no HTTP library would send is refused when the client is made; values are not shown."""
+    with pytest.raises(ValueError, match=re.escape(message)) as caught:
+        VersiveClient("k", base_url="https://x.test", default_headers=headers)
+    assert "cret" not in str(caught.value)
+    assert "Evil" not in str(caught.value)

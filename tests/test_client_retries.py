@@ -17,6 +17,7 @@ from versive_client import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    Attempt,
     AuthenticationError,
     ConflictError,
     InternalServerError,
@@ -26,7 +27,6 @@ from versive_client import (
     UnprocessableEntityError,
     VersiveClient,
 )
-from versive_client._client import notice_statuses
 from versive_client.testing import FakeVersive, faults
 
 if TYPE_CHECKING:
@@ -383,15 +383,38 @@ async def test_https_to_a_server_without_tls_is_a_connection_error(backend: str)
     assert fake.requests == [], "no request got through as plain HTTP"
 
 
-async def test_every_attempts_status_is_reported_to_an_observer(harness: Harness) -> None:
-    """The statuses the retry layer meets reach notice_statuses, retried ones included (create-batch's pace)."""
-    harness.fake.faults.queue(faults.Status(429, retry_after=0), faults.Status(503))
-    client = harness.client()
-    statuses: list[int] = []
-    notice_statuses(client, statuses.append)
-    await client.create_interview("study_1")
-    await client.with_options(max_retries=0).create_interview("study_2")
-    assert statuses == [429, 503, 200, 200]
+async def test_every_attempt_reaches_the_on_attempt_hooks(harness: Harness) -> None:
+    """Each attempt, retried ones included, reaches every hook: status or error, number, wait, key."""
+    harness.fake.faults.queue(faults.Status(429, retry_after=0), faults.Reset(), faults.Status(503))
+    seen: list[Attempt] = []
+    also: list[int] = []
+    client = harness.client(max_retries=3, on_attempt=[seen.append, lambda attempt: also.append(attempt.number)])
+    await client.create_interview("study_1", idempotency_key="key-1")
+    await client.with_options(max_retries=0).create_interview("study_2", idempotency_key="key-2")
+
+    assert [(a.number, a.status_code, type(a.error).__name__) for a in seen] == [
+        (1, 429, "RateLimitError"),
+        (2, None, "APIConnectionError"),
+        (3, 503, "InternalServerError"),
+        (4, 200, "NoneType"),
+        (1, 200, "NoneType"),
+    ]
+    assert [a.wait for a in seen] == [0.0, *harness.sleeps, None, None], "a zero wait is not slept"
+    assert seen[0].retry_after == 0.0
+    assert [a.idempotency_key for a in seen] == ["key-1"] * 4 + ["key-2"]
+    assert {(a.method, a.url) for a in seen} == {("POST", f"{harness.base_url}/api/v1/interviews")}
+    assert all(a.elapsed >= 0 for a in seen)
+    assert also == [1, 2, 3, 4, 1]
+
+
+async def test_a_hook_that_raises_ends_the_call_with_its_error(harness: Harness) -> None:
+    """A hook's exception is not swallowed: the call raises it."""
+
+    def broken(_attempt: Attempt) -> None:
+        raise LookupError("hook failed")
+
+    with pytest.raises(LookupError, match="hook failed"):
+        await harness.client(on_attempt=[broken]).create_interview("study_1")
 
 
 async def test_a_compressed_answer_is_decoded(backend: str) -> None:

@@ -8,12 +8,13 @@ from versive_client._generated import models as generated_models
 
 
 def test_top_level_exports() -> None:
-    """The package exports exactly its documented names: the client, its policy, its errors."""
+    """The package exports exactly its documented names: the client, its policy, its errors, the hooks' Attempt."""
     assert set(versive_client.__all__) == {
         "APIConnectionError",
         "APIResponseValidationError",
         "APIStatusError",
         "APITimeoutError",
+        "Attempt",
         "AuthenticationError",
         "BadRequestError",
         "ConflictError",

@@ -1,14 +1,19 @@
-"""The README's quickstart runs as printed, against the fake, and prints a link."""
+"""The README says what the code does: its quickstart runs, its configuration and error tree match."""
 
 from __future__ import annotations
 
+import ast
+import inspect
 import os
 import re
 import subprocess
 import sys
+import textwrap
 
 from conftest import ROOT
 
+import versive_client._errors as errors
+from versive_client import VersiveClient
 from versive_client.testing import FakeVersive
 
 
@@ -26,3 +31,44 @@ def test_the_quickstart_runs_against_the_fake() -> None:
     assert result.returncode == 0, result.stderr
     assert re.search(r"https://getversive\.com/s/study_123\?vid=vid_[0-9a-f]+", result.stdout)
     assert [i.metadata.to_dict() for i in fake.interviews] == [{"participant_id": "p-42"}]  # type: ignore[union-attr]
+
+
+def _section(title: str) -> str:
+    readme = (ROOT / "README.md").read_text()
+    found = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## )", readme, re.DOTALL | re.MULTILINE)
+    assert found is not None, title
+    return found.group(1)
+
+
+def test_the_configuration_section_lists_every_option_with_its_default() -> None:
+    """README's VersiveClient(...) block names each constructor parameter, in order, with its default."""
+    block = re.search(r"```python\nVersiveClient\(\n(.*?)\)\n```", _section("Configuration"), re.DOTALL)
+    assert block is not None
+    documented = re.findall(r"^    (\w+)=([^,]+),", block.group(1), re.MULTILINE)
+    parameters = inspect.signature(VersiveClient).parameters.values()
+    assert [name for name, _ in documented] == [parameter.name for parameter in parameters]
+    for (name, default), parameter in zip(documented, parameters, strict=True):
+        if default != "...":
+            assert ast.literal_eval(default) == parameter.default, name
+
+
+def test_the_errors_section_draws_the_tree_the_code_has() -> None:
+    """README's error tree and the one in versive_client._errors name the same classes in the same places."""
+    readme_tree = re.search(r"```\n(VersiveError.*?)```", _section("Errors"), re.DOTALL)
+    assert readme_tree is not None
+    assert errors.__doc__ is not None
+
+    def shape(tree: str) -> list[tuple[int, str]]:
+        """Each class name with its column: its place in the tree."""
+        return [(found.start(), found.group()) for line in tree.splitlines() if (found := re.search(r"\w+Error", line))]
+
+    code_tree = textwrap.dedent(errors.__doc__.split("::", 1)[1].split("\n\n")[1])
+    assert len(shape(code_tree)) == 13
+    assert shape(readme_tree.group(1)) == shape(code_tree)
+
+
+def test_the_proxies_section_names_what_the_client_reads() -> None:
+    """Each environment variable the proxy resolution reads is in README's "Proxies and TLS"."""
+    section = _section("Proxies and TLS")
+    for variable in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "trust_env=False"):
+        assert variable in section

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, assert_type
 
-from versive_client import RateLimitError, RetryPolicy, VersiveClient, VersiveError
+from versive_client import Attempt, RateLimitError, RetryPolicy, VersiveClient, VersiveError
 from versive_client.models import CreateInterviewReqV1, HTTPValidationError, Interview
 
 
@@ -48,3 +48,16 @@ async def create_one() -> str:
         faster = versive.with_options(max_retries=0)
         assert_type(faster, VersiveClient)
         return interview.link
+
+
+def note_rate_limits(seen: list[float]) -> VersiveClient:
+    """An attempt hook, typed: the fields a user reads of each attempt."""
+
+    def hook(attempt: Attempt) -> None:
+        assert_type(attempt.status_code, int | None)
+        assert_type(attempt.error, VersiveError | None)
+        assert_type(attempt.wait, float | None)
+        if attempt.status_code == 429 and attempt.wait is not None:
+            seen.append(attempt.wait)
+
+    return VersiveClient(on_attempt=[hook], trust_env=False, max_connections=10, http_backend="aiohttp")

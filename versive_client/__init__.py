@@ -11,8 +11,6 @@ Models generated from the API's spec live in `versive_client.models`; a fake of 
 for tests in `versive_client.testing`.
 """
 
-__version__ = "0.1.0"
-
 from versive_client._client import VersiveClient
 from versive_client._errors import (
     APIConnectionError,
@@ -30,12 +28,15 @@ from versive_client._errors import (
     VersiveError,
 )
 from versive_client._retry import RetryBudget, RetryPolicy
+from versive_client._transport import Attempt
+from versive_client._version import __version__
 
 __all__ = [
     "APIConnectionError",
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "Attempt",
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",

@@ -3,8 +3,8 @@
 ::
 
     VersiveError                      anything the SDK raises about a call
-    ├── APIConnectionError            no usable response: refused, reset, closed, DNS
-    │   └── APITimeoutError           an attempt or the call's deadline timed out
+    ├── APIConnectionError            no usable response: refused, reset, cut short, undecodable, DNS
+    │   └── APITimeoutError           an attempt, the wait for a connection, or the call's deadline timed out
     ├── APIStatusError                the API answered a non-2xx status
     │   ├── BadRequestError           400
     │   ├── AuthenticationError       401  missing or wrong API key
@@ -16,8 +16,11 @@
     │   └── InternalServerError       5xx
     └── APIResponseValidationError    a 2xx whose body is not JSON or lacks a required field
 
-Every error carries `attempts` (how many requests the call made) and, where there was
-one, the `request` (method and URL; never the API key: headers are not kept).
+Every error carries `attempts` (how many requests the call made), and the `method` and
+`url` of the request (never its headers, so never the API key). Status and validation
+errors carry the `response` too. A connection error's cause (the HTTP library's
+exception) is chained without its stack frames: those frames hold the request headers,
+and error trackers record frames with their local variables.
 Bad arguments are refused before any request with `TypeError` or `ValueError`.
 
 .. versionadded:: 0.1.0
@@ -31,21 +34,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import httpx
 
-__all__ = [
-    "APIConnectionError",
-    "APIResponseValidationError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AuthenticationError",
-    "BadRequestError",
-    "ConflictError",
-    "InternalServerError",
-    "NotFoundError",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "UnprocessableEntityError",
-    "VersiveError",
-]
 
 SNIPPET_CHARS = 200
 
@@ -53,12 +41,12 @@ SNIPPET_CHARS = 200
 class VersiveError(Exception):
     """Base of every error the SDK raises about a call."""
 
-    def __init__(self, message: str, *, request: httpx.Request | None = None, attempts: int = 1) -> None:
+    def __init__(self, message: str, *, method: str | None = None, url: str | None = None, attempts: int = 1) -> None:
         """`message` is the whole text; `attempts` counts the requests made."""
         super().__init__(message)
         self.message = message
-        self.method = request.method if request is not None else None
-        self.url = str(request.url) if request is not None else None
+        self.method = method
+        self.url = url
         self.attempts = attempts
 
     def __str__(self) -> str:
@@ -77,7 +65,8 @@ class APITimeoutError(APIConnectionError):
 class APIStatusError(VersiveError):
     """The API answered with a status that is not 2xx.
 
-    `status_code`, `headers` and `body` (the parsed JSON, or the text) are the response's;
+    `response` is the final response (an ``httpx.Response``, whatever the backend);
+    `status_code`, `headers` and `body` (the parsed JSON, or the text) are its;
     `request_id` is the server's ``x-request-id`` if it sent one; `retry_after` the seconds
     it asked the client to wait, if it did.
     """
@@ -92,7 +81,8 @@ class APIStatusError(VersiveError):
         attempts: int = 1,
     ) -> None:
         """Build from the final response of the call."""
-        super().__init__(message, request=response.request, attempts=attempts)
+        super().__init__(message, method=response.request.method, url=str(response.request.url), attempts=attempts)
+        self.response = response
         self.status_code = response.status_code
         self.headers = response.headers
         self.body = body
@@ -142,8 +132,9 @@ class APIResponseValidationError(VersiveError):
     """A 2xx response the SDK cannot use: not JSON, or without a field the spec requires."""
 
     def __init__(self, message: str, *, response: httpx.Response, attempts: int = 1) -> None:
-        """Build from the unusable response."""
-        super().__init__(message, request=response.request, attempts=attempts)
+        """Build from the unusable response, kept as `response`."""
+        super().__init__(message, method=response.request.method, url=str(response.request.url), attempts=attempts)
+        self.response = response
         self.status_code = response.status_code
         self.headers = response.headers
 
@@ -172,6 +163,14 @@ def status_error(response: httpx.Response, *, retry_after: float | None, attempt
     if detail:
         message += f": {detail}"
     return error_class(message, response=response, body=body, retry_after=retry_after, attempts=attempts)
+
+
+def validation_error(response: httpx.Response, problem: str, attempts: int) -> APIResponseValidationError:
+    """The error for a 2xx response the SDK cannot use: `problem` says why; the body's start is shown."""
+    where = f"{response.request.method} {response.request.url.path} answered {response.status_code}"
+    return APIResponseValidationError(
+        f"{where} {problem}: {snippet(response.text)}", response=response, attempts=attempts
+    )
 
 
 def parse_body(response: httpx.Response) -> object:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import math
 import time
 from typing import TYPE_CHECKING
 
@@ -76,7 +77,6 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP-date; `None` if absent or unreadable."""
     if value is None:
         return None
-    value = value.strip()
     try:
         seconds = float(value)
     except ValueError:
@@ -87,9 +87,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         if when.tzinfo is None:  # an HTTP-date is GMT by definition
             when = when.replace(tzinfo=dt.UTC)
         seconds = when.timestamp() - (time.time() if now is None else now)
-    if seconds != seconds:  # NaN  # noqa: PLR0124
-        return None
-    return max(0.0, seconds)
+    return None if math.isnan(seconds) else max(0.0, seconds)
 
 
 @define

@@ -1,498 +1,429 @@
-"""RetryTransport: retries, timeouts, deadlines, idempotency keys and typed errors, under every endpoint.
+"""The attempt loop: one way through for every call, whatever the backend.
 
-Every generated endpoint function sends through ``httpx.AsyncClient.request``; this
-transport sits beneath that client, so each of them, including endpoints the spec gains
-later, gets the same behaviour with no code of its own. ``create_interview`` hands its
-request to :meth:`RetryTransport.send_bytes` directly, with its per-call options, through
-the same attempt loop.
+A call is a `Request` (method, URL, headers, body) given to `Sender.send` with its
+`Options`. Each attempt goes to the client's backend (``_httpx`` or ``_aiohttp``), which
+answers with an `Answer` (status, raw headers, body as received) or raises `SendError`.
+Everything else happens here, once for every backend: the Idempotency-Key and retry-count
+headers, the deadline, decoding the body by its Content-Encoding, status → typed error,
+retries with backoff and the retry budget, and the `Attempt` that hooks and logging see.
+``create_interview`` sends here directly; every generated endpoint through `LoopTransport`,
+the httpx transport beneath the generated client.
 """
 
 from __future__ import annotations
 
-import abc
-import contextlib
 import json
 import logging
 import random
 import time
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
+from attrs import evolve, field, frozen
 
-from versive_client._errors import (
-    APIConnectionError,
-    APIResponseValidationError,
-    APIStatusError,
-    APITimeoutError,
-    VersiveError,
-    snippet,
-    status_error,
-)
+from versive_client._errors import APIConnectionError, APIStatusError, APITimeoutError, status_error, validation_error
 from versive_client._retry import RETRY_STATUSES, RetryBudget, RetryPolicy, parse_retry_after
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+    from collections.abc import Awaitable, Callable, Sequence
 
-    import anyio
+    from versive_client._errors import APIResponseValidationError, VersiveError
 
 logger = logging.getLogger("versive_client")
+T = TypeVar("T")
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-RETRY_COUNT_HEADER = "X-Versive-Retry-Count"
+IDEMPOTENCY_HEADER = "idempotency-key"
+RETRY_COUNT_HEADER = "x-versive-retry-count"
+# Headers the loop sets on each call; a default for every request would be wrong.
+CALL_HEADERS = frozenset({IDEMPOTENCY_HEADER, RETRY_COUNT_HEADER})
 # Methods whose repetition could do the work twice: they get an Idempotency-Key.
 NON_IDEMPOTENT_METHODS = frozenset({"POST", "PATCH"})
-# Transport failures worth another attempt; others (an unsupported URL scheme, a local
-# protocol misuse) would fail the same way again.
-RETRYABLE_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
-# CallOptions and TransportOptions are plain classes rather than attrs classes: they are
-# internal, and making an attrs class at import costs about 0.3 ms each.
-class CallOptions:
-    """Overrides for one call, and how many attempts it made."""
-
-    __slots__ = ("attempts", "deadline", "idempotency_key", "max_retries", "timeout")
-
-    def __init__(
-        self,
-        *,
-        timeout: httpx.Timeout | None = None,
-        max_retries: int | None = None,
-        deadline: float | None = None,
-        idempotency_key: str | None = None,
-    ) -> None:
-        """Options left at None take the client's."""
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.deadline = deadline
-        self.idempotency_key = idempotency_key
-        self.attempts = 0
+def require(name: str, value: object, kinds: type[T] | tuple[type[T], ...], expected: str) -> T:
+    """`value`, unless it is not one of `kinds` (a bool is never a number): then a TypeError naming `name`."""
+    if not isinstance(value, kinds) or (isinstance(value, bool) and kinds is not bool):
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__}")
+    return value
 
 
-class TransportOptions:
-    """A client's defaults: the per-attempt timeout, retries, total deadline and waits."""
-
-    __slots__ = ("deadline", "max_retries", "policy", "timeout")
-
-    def __init__(
-        self, *, timeout: httpx.Timeout, max_retries: int, deadline: float | None, policy: RetryPolicy
-    ) -> None:
-        """Options already checked by the client."""
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.deadline = deadline
-        self.policy = policy
+def _seconds(name: str, value: object, expected: str) -> float:
+    seconds = float(require(name, value, (int, float), expected))
+    if not seconds > 0:
+        raise ValueError(f"{name} must be > 0 seconds, got {value!r}")
+    return seconds
 
 
-class ConcurrencyGate:
-    """At most `limit` requests in the pool at once; the rest wait here, first come first served.
+def _to_timeout(value: object) -> httpx.Timeout:
+    if isinstance(value, httpx.Timeout):
+        return value
+    return httpx.Timeout(_seconds("timeout", value, "a number of seconds or an httpx.Timeout"))
 
-    httpcore's pool scans every queued request each time a connection frees up, so with
-    a thousand calls queued on a hundred connections most of the time goes to the queue
-    itself. Waiting here instead costs O(1) per call. (The semaphore is made on first use,
-    in the caller's event loop, asyncio or trio.)
+
+def _to_deadline(value: object) -> float | None:
+    return None if value is None else _seconds("deadline", value, "a number of seconds or None")
+
+
+def _to_max_retries(value: object) -> int:
+    retries = require("max_retries", value, int, "an int")
+    if retries < 0:
+        raise ValueError(f"max_retries must be >= 0, got {retries}")
+    return retries
+
+
+def _to_policy(value: object) -> RetryPolicy:
+    return RetryPolicy() if value is None else require("retry_policy", value, RetryPolicy, "a RetryPolicy")
+
+
+@frozen
+class Options:
+    """A client's options, or one call's.
+
+    Checked here (by the converters) whether they come from the constructor,
+    `with_options` or a call, so a bad value gets the same error everywhere.
     """
 
-    def __init__(self, limit: int) -> None:
-        """Let `limit` requests through at once."""
-        self.limit = limit
-        self._semaphore: anyio.Semaphore | None = None
+    timeout: httpx.Timeout = field(converter=_to_timeout)
+    max_retries: int = field(converter=_to_max_retries)
+    deadline: float | None = field(converter=_to_deadline)
+    retry_policy: RetryPolicy = field(converter=_to_policy)
 
-    @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold one of the `limit` slots for the duration of the block."""
-        if self._semaphore is None:
-            import anyio  # noqa: PLC0415 - keeps `import versive_client` light
+    def but(self, **changes: object) -> Options:
+        """These options with each change that is not None, checked like the rest."""
+        given = {name: value for name, value in changes.items() if value is not None}
+        return evolve(self, **given) if given else self
 
-            self._semaphore = anyio.Semaphore(self.limit)
-        async with self._semaphore:
-            yield
+
+class Headers(dict[str, str]):
+    """Header names (lower-case) and values; the repr hides the Authorization value, as httpx.Headers's does.
+
+    A plain dict would show the API key wherever locals or attributes are printed:
+    tracebacks with locals, error trackers, debuggers.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        """The headers, with ``[secure]`` for the Authorization value."""
+        shown = {name: "[secure]" if name == "authorization" else value for name, value in self.items()}
+        return f"Headers({shown!r})"
+
+
+class Request(NamedTuple):
+    """One call's request, as every attempt and every backend sends it.
+
+    `url` is absolute; `headers` has lower-case names and is the call's own (attempts set some).
+    """
+
+    method: str
+    url: str
+    headers: Headers
+    content: bytes
+
+    def __repr__(self) -> str:
+        """Method and URL only: never the headers."""
+        return f"<Request {self.method} {self.url}>"
 
 
 class Answer:
-    """A whole response as a DirectTransport reads it: status, raw headers and body.
+    """One attempt's whole response as a backend read it: status, raw header pairs, body as received."""
 
-    What a successful call needs, at a fraction of the cost of an ``httpx.Response``
-    (building one was a sixth of a call on the aiohttp backend); errors get the full
-    ``httpx.Response`` from :func:`full_response`.
-    """
+    __slots__ = ("attempt", "content", "headers", "raw", "status_code")
 
-    __slots__ = ("_content", "content_type", "raw_content", "raw_headers", "status_code")
-
-    def __init__(
-        self,
-        status_code: int,
-        raw_headers: Sequence[tuple[bytes, bytes]],
-        raw_content: bytes,
-        *,
-        content_type: str,
-        encoded: bool,
-    ) -> None:
-        """A response with `content_type` (its Content-Type, or "") and, if `encoded`, a Content-Encoding.
-
-        An encoded body is decoded, as httpx would, when `content` is first read.
-        """
+    def __init__(self, status_code: int, headers: Sequence[tuple[bytes, bytes]], raw: bytes) -> None:
+        """`content` starts as `raw`; the loop decodes it by the Content-Encoding, if there is one."""
         self.status_code = status_code
-        self.content_type = content_type
-        self.raw_headers = raw_headers
-        self.raw_content = raw_content
-        self._content = None if encoded else raw_content
+        self.headers = headers
+        self.raw = self.content = raw
+        self.attempt = 0
+        """Which attempt of the call this answered (set by the loop)."""
 
-    @property
-    def is_success(self) -> bool:
-        """A 2xx status."""
-        return 200 <= self.status_code < 300  # noqa: PLR2004
-
-    @property
-    def content(self) -> bytes:
-        """The body, decoded by its Content-Encoding as httpx would."""
-        if self._content is None:
-            self._content = self.to_httpx(None).content
-        return self._content
+    def header(self, name: bytes) -> str | None:
+        """The first value of the header `name` (given in lower case), or None."""
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value.decode("latin-1")
+        return None
 
     def json(self) -> Any:  # noqa: ANN401 - whatever the JSON holds, as httpx.Response.json
         """The body parsed as JSON."""
         return json.loads(self.content)
 
-    def to_httpx(self, request: httpx.Request | None) -> httpx.Response:
-        """The same response as an ``httpx.Response`` (with `request`, when given)."""
-        return httpx.Response(self.status_code, headers=self.raw_headers, content=self.raw_content, request=request)
+    def to_httpx(self, request: httpx.Request | None = None) -> httpx.Response:
+        """This answer as an ``httpx.Response``: the one place the SDK makes one (errors, the generated client).
+
+        httpx decodes the body by its Content-Encoding as it builds the response.
+        """
+        return httpx.Response(self.status_code, headers=self.headers, content=self.raw, request=request)
 
 
-Received = TypeVar("Received", httpx.Response, Answer)
-_Received_co = TypeVar("_Received_co", httpx.Response, Answer, covariant=True)
+class SendError(Exception):
+    """A backend's report of an attempt that got no usable response; ``__cause__`` is its library's exception."""
+
+    def __init__(self, reason: str, *, timeout: bool = False, retryable: bool = True) -> None:
+        """`reason` goes into the error's message; `timeout`: it timed out; `retryable`: another attempt may work."""
+        super().__init__(reason)
+        self.timeout = timeout
+        self.retryable = retryable
 
 
-def full_response(received: httpx.Response | Answer, request: httpx.Request) -> httpx.Response:
-    """`received` as an ``httpx.Response`` whose `request` is `request` (for errors)."""
-    if isinstance(received, Answer):
-        return received.to_httpx(request)
-    received.request = request
-    return received
+class Backend(Protocol):
+    """What the loop needs of an HTTP library: send one request and read the whole answer."""
+
+    async def send(self, request: Request, timeout: httpx.Timeout) -> Answer:
+        """Send `request` once within `timeout`; raise `SendError` when there is no usable response."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the connection pool, if the backend owns one."""
+        ...
 
 
-class DirectTransport(httpx.AsyncBaseTransport, abc.ABC):
-    """A transport that can also send a request given as parts, without httpx's models.
+class Attempt(NamedTuple):
+    """What one attempt of a call did, as ``VersiveClient(on_attempt=[...])`` hooks receive it after each one.
 
-    `RetryTransport.send_bytes` uses `send_bytes` when the transport beneath it is one of
-    these (the aiohttp backend): building an ``httpx.Request`` and ``httpx.Response`` and
-    converting them for another HTTP library cost more than the rest of a call's work.
+    ::
+
+        def notice(attempt: Attempt) -> None:
+            if attempt.status_code == 429:
+                print(f"rate limited; next try in {attempt.wait} s")
+
+    .. versionadded:: 0.2.0
     """
 
-    @abc.abstractmethod
-    async def send_bytes(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | Sequence[tuple[str, str]],
-        content: bytes,
-        timeout: httpx.Timeout,
-    ) -> Answer:
-        """Send; return the whole response, read, its connection released.
-
-        Raises the httpx exception a failure maps to, as `handle_async_request` does.
-        """
-
-
-class _Exchange(Protocol[_Received_co]):
-    """One call's request, as each attempt sends it; `request()` describes it in errors."""
-
-    def request(self) -> httpx.Request:
-        """The request for errors and responses: its method and URL."""
-        ...
-
-    def send(self, attempt: int, timeout: httpx.Timeout) -> Awaitable[_Received_co]:
-        """Send attempt number `attempt`; the response comes with its body read."""
-        ...
+    method: str
+    url: str
+    number: int
+    """1 for the call's first attempt, 2 for its first retry, and so on."""
+    status_code: int | None
+    """The status the attempt received, or None when it got no response."""
+    error: VersiveError | None
+    """The error the attempt ended in; None when it got a usable 2xx."""
+    wait: float | None
+    """Seconds until the next attempt, or None when this was the call's last."""
+    retry_after: float | None
+    """The seconds a ``Retry-After`` header asked for, if the response had one."""
+    idempotency_key: str | None
+    elapsed: float
+    """Seconds the attempt took."""
 
 
-class _SendRequest:
-    """An httpx request through any httpx transport."""
-
-    __slots__ = ("_inner", "_request")
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, request: httpx.Request) -> None:
-        self._inner = inner
-        self._request = request
-
-    def request(self) -> httpx.Request:
-        return self._request
-
-    async def send(self, attempt: int, timeout: httpx.Timeout) -> httpx.Response:
-        request = self._request
-        request.headers[RETRY_COUNT_HEADER] = str(attempt - 1)
-        request.extensions = {**request.extensions, "timeout": timeout.as_dict()}
-        response = await self._inner.handle_async_request(request)
-        await _read_and_close(response)
-        # The body is read and cached on the response (a later aread() returns it), and
-        # the connection is back in the pool: the response can go up as it is.
-        response.request = request
-        return response
-
-
-class _SendDirect:
-    """A request as parts through a DirectTransport; an httpx request is made only for errors."""
-
-    __slots__ = ("_content", "_headers", "_inner", "_method", "_request", "_url")
-
-    def __init__(self, inner: DirectTransport, method: str, url: str, headers: dict[str, str], content: bytes) -> None:
-        self._inner = inner
-        self._url = url
-        self._headers = headers
-        self._content = content
-        self._request: httpx.Request | None = None
-        self._method = method
-
-    def request(self) -> httpx.Request:
-        # Method and URL only: what errors show. The headers (with the API key) stay out.
-        if self._request is None:
-            self._request = httpx.Request(self._method, self._url)
-        return self._request
-
-    def send(self, attempt: int, timeout: httpx.Timeout) -> Awaitable[Answer]:
-        # The transport's coroutine itself, not one wrapping it: one frame less on every resume.
-        self._headers[RETRY_COUNT_HEADER] = str(attempt - 1)
-        return self._inner.send_bytes(self._method, self._url, self._headers, self._content, timeout)
-
-
-class RetryTransport(httpx.AsyncBaseTransport):
-    """Wraps another transport with the SDK's retries, timeouts and error mapping."""
+class Sender:
+    """The attempt loop of one client; a derived client's shares the backend, budget, sleep and hooks."""
 
     def __init__(
         self,
-        inner: httpx.AsyncBaseTransport,
-        options: TransportOptions,
+        backend: Backend,
         *,
         budget: RetryBudget,
-        sleep: Callable[[float], Awaitable[object]] | None = None,
-        gate: ConcurrencyGate | None = None,
-        owns_inner: bool = True,
+        sleep: Callable[[float], Awaitable[object]] | None,
+        hooks: Sequence[Callable[[Attempt], object]],
+        parent: Sender | None = None,
     ) -> None:
-        """Send through `inner` (at most `gate.limit` at once); `owns_inner`: closing this closes it."""
-        self.inner = inner
-        self.gate = gate
-        self.options = options
+        """Send through `backend`; `hooks` are called after every attempt, in order; closed with `parent`."""
+        self.backend = backend
         self.budget = budget
-        self._sleep = sleep
-        self._owns_inner = owns_inner
-        self.on_status: Callable[[int], object] | None = None
-        """Called with the status of every response an attempt receives, retried or not."""
+        self.hooks = tuple(hooks)
+        self.parent = parent
+        self.closed = False
+        self._sleep = sleep or _sleep
         # Not for security: jitter only needs to differ between clients and calls.
         self._random = random.Random()  # noqa: S311
 
-    def with_options(self, options: TransportOptions) -> RetryTransport:
-        """Another transport with `options`, sharing this one's pool, budget, gate, sleep and on_status."""
-        derived = RetryTransport(
-            self.inner, options, budget=self.budget, sleep=self._sleep, gate=self.gate, owns_inner=False
-        )
-        derived.on_status = self.on_status
-        return derived
+    def derive(self) -> Sender:
+        """A sender sharing this one's backend, budget, sleep and hooks, closed when this one is."""
+        return Sender(self.backend, budget=self.budget, sleep=self._sleep, hooks=self.hooks, parent=self)
+
+    def check_open(self) -> None:
+        """Raise if this client, or one it was derived from (they share the pool), has been closed."""
+        sender: Sender | None = self
+        while sender is not None:
+            if sender.closed:
+                raise RuntimeError("this VersiveClient is closed (closing a client closes the clients derived from it)")
+            sender = sender.parent
 
     async def aclose(self) -> None:
-        """Close the wrapped transport if this one owns it."""
-        if self._owns_inner:
-            await self.inner.aclose()
+        """Close this sender, and the backend if this sender is not derived from another."""
+        if not self.closed:
+            self.closed = True
+            if self.parent is None:
+                await self.backend.aclose()
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send `request`, retrying as the policy allows; a non-2xx ends as a typed error."""
-        await request.aread()  # a body read once can be sent again on a retry
-        call = CallOptions()
-        if request.method in NON_IDEMPOTENT_METHODS and IDEMPOTENCY_HEADER not in request.headers:
-            request.headers[IDEMPOTENCY_HEADER] = call.idempotency_key or _random_key()
-        return await self._run(_SendRequest(self.inner, request), call)
+    async def send(self, request: Request, options: Options, idempotency_key: str | None = None) -> Answer:
+        """Attempt `request` until a usable 2xx answer, a final error, or the deadline.
 
-    def send_bytes(
-        self, method: str, url: str, headers: dict[str, str], content: bytes, call: CallOptions
-    ) -> Awaitable[httpx.Response | Answer]:
-        """Send one request given as parts, with `call`'s options; the same retries, timeouts and errors.
-
-        `headers` (a new dict, changed in place) must not hold an Idempotency-Key in another
-        spelling. On a `DirectTransport` no httpx model is built unless the call fails: the
-        answer is an `Answer` (see `full_response`). Returns the call's coroutine, to await.
+        A POST or PATCH without an Idempotency-Key gets one (`idempotency_key`, or a random
+        one), the same on every attempt. Raises the typed error the last attempt ended in.
         """
-        method = method.upper()
-        if method in NON_IDEMPOTENT_METHODS and IDEMPOTENCY_HEADER not in headers:
-            headers[IDEMPOTENCY_HEADER] = call.idempotency_key or _random_key()
-        if isinstance(self.inner, DirectTransport):
-            return self._run(_SendDirect(self.inner, method, url, headers, content), call)
-        return self._run(_SendRequest(self.inner, httpx.Request(method, url, headers=headers, content=content)), call)
-
-    async def _run(self, exchange: _Exchange[Received], call: CallOptions) -> Received:
-        """The attempts of one call, until a usable response, a final error, or the deadline."""
-        timeout = call.timeout or self.options.timeout
-        max_retries = self.options.max_retries if call.max_retries is None else call.max_retries
-        deadline_seconds = self.options.deadline if call.deadline is None else call.deadline
-        deadline = None if deadline_seconds is None else time.monotonic() + deadline_seconds
-
+        self.check_open()
+        if request.method in NON_IDEMPOTENT_METHODS and IDEMPOTENCY_HEADER not in request.headers:
+            request.headers[IDEMPOTENCY_HEADER] = idempotency_key or _random_key()
+        deadline = None if options.deadline is None else time.monotonic() + options.deadline
         attempt = 0
         while True:
             attempt += 1
-            call.attempts = attempt
-            error, received = await self._attempt(exchange, timeout, deadline, attempt)
-            if received is not None:
-                if logger.isEnabledFor(logging.DEBUG):  # the direct path builds no request unless asked to
-                    logger.debug("%s -> %d (attempt %d)", _describe(exchange), received.status_code, attempt)
-                return received
-            assert error is not None  # noqa: S101 - an attempt gives a response or an error
-            delay = self._retry_delay(error, attempt, max_retries, deadline)
-            status = error.status_code if isinstance(error, APIStatusError) else type(error).__name__
-            if delay is None:
-                logger.debug("%s -> %s (attempt %d, not retried)", _describe(exchange), status, attempt)
+            started = time.monotonic()
+            request.headers[RETRY_COUNT_HEADER] = str(attempt - 1)
+            answer, error, retryable = await self._attempt(request, options.timeout, deadline, attempt)
+            wait = None
+            if error is not None and retryable and attempt <= options.max_retries:
+                wait = self._wait_before_retry(error, attempt, options.retry_policy, deadline)
+            if self.hooks or logger.isEnabledFor(logging.DEBUG):
+                status = answer.status_code if answer is not None else getattr(error, "status_code", None)
+                retry_after = error.retry_after if isinstance(error, APIStatusError) else None
+                key, elapsed = request.headers.get(IDEMPOTENCY_HEADER), time.monotonic() - started
+                event = Attempt(request.method, request.url, attempt, status, error, wait, retry_after, key, elapsed)
+                for hook in (_log_attempt, *self.hooks):  # logging is the first user of the hooks
+                    hook(event)
+            if answer is not None:
+                return answer
+            assert error is not None  # noqa: S101 - an attempt ends in an answer or an error
+            if wait is None:
                 raise error
-            logger.debug("%s -> %s (attempt %d, retrying in %.2fs)", _describe(exchange), status, attempt, delay)
-            if delay > 0:
-                await self._wait(delay)
+            if wait > 0:
+                await self._sleep(wait)
+            self.check_open()
 
     async def _attempt(
-        self, exchange: _Exchange[Received], timeout: httpx.Timeout, deadline: float | None, attempt: int
-    ) -> tuple[VersiveError | None, Received | None]:
-        """One attempt: a usable 2xx response, or the error it ended in."""
-        remaining = None if deadline is None else deadline - time.monotonic()
-        if remaining is not None and remaining <= 0:
-            return APITimeoutError(
-                _describe(exchange, "ran out of its deadline"), request=exchange.request(), attempts=attempt
-            ), None
+        self, request: Request, timeout: httpx.Timeout, deadline: float | None, number: int
+    ) -> tuple[Answer | None, VersiveError | None, bool]:
+        """One attempt: a usable answer, or the error it ended in and whether another attempt may help."""
         try:
-            if remaining is None and self.gate is None:  # the common case, without context managers
-                received = await exchange.send(attempt, timeout)
-            else:
-                with _deadline_scope(remaining):
-                    async with self.gate.slot() if self.gate is not None else contextlib.nullcontext():
-                        received = await exchange.send(attempt, _shrink(timeout, remaining))
-        except TimeoutError as exc:  # the deadline scope fired
-            error: VersiveError = APITimeoutError(
-                _describe(exchange, "ran out of its deadline"), request=exchange.request(), attempts=attempt
-            )
-            error.__cause__ = exc
-            return error, None
-        except httpx.TimeoutException as exc:
-            error = APITimeoutError(_describe(exchange, _reason(exc)), request=exchange.request(), attempts=attempt)
-            error.__cause__ = exc
-            return error, None
-        except RETRYABLE_ERRORS as exc:
-            error = APIConnectionError(_describe(exchange, _reason(exc)), request=exchange.request(), attempts=attempt)
-            error.__cause__ = exc
-            return error, None
-        except httpx.TransportError as exc:
-            raise APIConnectionError(
-                _describe(exchange, _reason(exc)), request=exchange.request(), attempts=attempt
-            ) from exc
-
-        if self.on_status is not None:
-            self.on_status(received.status_code)
-        if received.is_success:
+            answer = await self._send(request, timeout, deadline)
+        except SendError as exc:
+            kind = APITimeoutError if exc.timeout else APIConnectionError
+            what = f"timed out: {exc}" if exc.timeout else f"failed: {exc}"
+            return None, _connection_error(kind, request, what, number, exc.__cause__), exc.retryable
+        except TimeoutError as exc:  # the deadline's scope, or a transport's own timeout
+            what = "ran out of its deadline" if deadline is not None else f"timed out: {str(exc) or 'TimeoutError'}"
+            return None, _connection_error(APITimeoutError, request, what, number, exc), True
+        except Exception as exc:  # noqa: BLE001 - the error tree is sealed: a transport's surprise ends here too
+            what = f"failed: {type(exc).__name__}: {exc}"
+            return None, _connection_error(APIConnectionError, request, what, number, exc), False
+        if 200 <= answer.status_code < 300:  # noqa: PLR2004
             self.budget.refund()
-            if received.content and not _is_json(received):
-                raise _not_json(full_response(received, exchange.request()), attempt)
-            return None, received
-        response = full_response(received, exchange.request())
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
-        return status_error(response, retry_after=retry_after, attempts=attempt), None
+            answer.attempt = number
+            media_type = _media_type(answer.header(b"content-type"))
+            if answer.content and not (media_type == "application/json" or media_type.endswith("+json")):
+                problem = f"with a body that is not JSON ({media_type or 'no content type'})"
+                return None, unusable(answer, request, problem), False
+            return answer, None, False
+        retry_after = parse_retry_after(answer.header(b"retry-after"))
+        error = status_error(error_response(answer, request), retry_after=retry_after, attempts=number)
+        return None, error, answer.status_code in RETRY_STATUSES
 
-    def _retry_delay(  # noqa: PLR0911 - one decision, one exit per reason
-        self, error: VersiveError, attempt: int, max_retries: int, deadline: float | None
+    async def _send(self, request: Request, timeout: httpx.Timeout, deadline: float | None) -> Answer:
+        if deadline is None:
+            answer = await self.backend.send(request, timeout)
+        else:
+            import anyio  # noqa: PLC0415 - only for calls with a deadline: keeps `import versive_client` light
+
+            # The whole attempt, not only each phase: a slow trickle of bytes would outlive phase timeouts.
+            with anyio.fail_after(deadline - time.monotonic()):
+                answer = await self.backend.send(request, timeout)
+        coding = answer.header(b"content-encoding")
+        if coding is not None and coding.strip().lower() not in {"", "identity"}:
+            try:
+                answer.content = answer.to_httpx().content
+            except httpx.DecodingError as exc:
+                raise SendError(f"the body does not decode as its Content-Encoding ({coding}) says") from exc
+        return answer
+
+    def _wait_before_retry(
+        self, error: VersiveError, attempt: int, policy: RetryPolicy, deadline: float | None
     ) -> float | None:
-        """Seconds to wait before retrying after `error`, or None when the call must fail now."""
-        if isinstance(error, APIStatusError):
-            if error.status_code not in RETRY_STATUSES:
-                return None
-            if error.retry_after is not None and error.retry_after > self.options.policy.retry_after_max:
-                return None
-        elif not isinstance(error, APIConnectionError):
-            return None
-        if attempt > max_retries:
-            return None
+        """Seconds to wait before the next attempt, or None when the call must fail now."""
         retry_after = error.retry_after if isinstance(error, APIStatusError) else None
-        delay = self.options.policy.delay(attempt, retry_after, self._random)
-        if deadline is not None and time.monotonic() + delay >= deadline:
+        if retry_after is not None and retry_after > policy.retry_after_max:
+            return None
+        wait = policy.delay(attempt, retry_after, self._random)
+        if deadline is not None and time.monotonic() + wait >= deadline:
             return None
         if not self.budget.try_spend(after_timeout=isinstance(error, APITimeoutError)):
             logger.debug("retry budget exhausted (%.0f tokens left): not retrying", self.budget.tokens)
             return None
-        return delay
-
-    async def _wait(self, seconds: float) -> None:
-        if self._sleep is not None:
-            await self._sleep(seconds)
-            return
-        import anyio  # noqa: PLC0415 - only when a retry waits: keeps `import versive_client` light
-
-        await anyio.sleep(seconds)
+        return wait
 
 
-async def _read_and_close(response: httpx.Response) -> None:
-    """Read the whole body; the connection goes back to the pool (or is dropped) whatever happens."""
-    try:
-        await response.aread()
-    except BaseException:
-        import anyio  # noqa: PLC0415 - only on the failure path
+class LoopTransport(httpx.AsyncBaseTransport):
+    """The generated client's way into the loop: an httpx transport sending through a `Sender` with `options`."""
 
-        # Shielded: a cancelled task must still hand its connection back.
-        with anyio.CancelScope(shield=True):
-            await response.aclose()
-        raise
-    await response.aclose()
+    def __init__(self, sender: Sender, options: Options) -> None:
+        """Send through `sender`, with a client's `options`."""
+        self._sender = sender
+        self._options = options
 
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send `request` through the attempt loop; a non-2xx ends as a typed error."""
+        content = await request.aread()
+        headers = Headers((name.lower(), value) for name, value in request.headers.multi_items())
+        answer = await self._sender.send(Request(request.method, str(request.url), headers, content), self._options)
+        return answer.to_httpx(request)
 
-def _shrink(timeout: httpx.Timeout, remaining: float | None) -> httpx.Timeout:
-    """Each phase's timeout, cut to the time the deadline leaves."""
-    if remaining is None:
-        return timeout
-
-    def cut(value: float | None) -> float:
-        return remaining if value is None else min(value, remaining)
-
-    return httpx.Timeout(
-        connect=cut(timeout.connect), read=cut(timeout.read), write=cut(timeout.write), pool=cut(timeout.pool)
-    )
+    async def aclose(self) -> None:
+        """Nothing to close: the VersiveClient closes the pool."""
 
 
-@contextlib.contextmanager
-def _deadline_scope(remaining: float | None) -> Iterator[None]:
-    """Bound a whole attempt by the deadline (phase timeouts alone let a slow trickle run on)."""
-    if remaining is None:
-        yield
-        return
-    import anyio  # noqa: PLC0415 - only for calls with a deadline
-
-    with anyio.fail_after(remaining):
-        yield
+def error_response(answer: Answer, request: Request) -> httpx.Response:
+    """`answer` as the ``httpx.Response`` an error carries: its request has the method and URL, no headers."""
+    return answer.to_httpx(httpx.Request(request.method, request.url))
 
 
-def _is_json(received: httpx.Response | Answer) -> bool:
-    """Every operation of the API answers JSON; a 2xx with another body is unusable."""
-    content_type = received.content_type if isinstance(received, Answer) else received.headers.get("content-type", "")
-    media_type = _media_type(content_type)
-    return media_type == "application/json" or media_type.endswith("+json")
+def _connection_error(
+    kind: type[APIConnectionError], request: Request, what: str, attempts: int, cause: BaseException | None
+) -> APIConnectionError:
+    message = f"{request.method} {urlsplit(request.url).path} {what}"
+    error = kind(message, method=request.method, url=request.url, attempts=attempts)
+    error.__cause__ = _frameless(cause)
+    return error
 
 
-def _media_type(content_type: str) -> str:
+def _frameless(exc: BaseException | None) -> BaseException | None:
+    """`exc`, and every exception chained to it, without stack frames.
+
+    The HTTP libraries' frames hold the request headers, so the API key; a traceback
+    rendered with its locals (as error trackers do) would show them. The messages stay.
+    """
+    pending, seen = [exc], set()
+    while pending:
+        current = pending.pop()
+        if current is not None and id(current) not in seen:
+            seen.add(id(current))
+            current.__traceback__ = None
+            pending += [current.__cause__, current.__context__]
+    return exc
+
+
+def _log_attempt(attempt: Attempt) -> None:
+    """One DEBUG line per attempt: method, path, status or error, attempt number, the wait before the next."""
+    if logger.isEnabledFor(logging.DEBUG):
+        error = attempt.error
+        outcome = attempt.status_code if error is None or isinstance(error, APIStatusError) else type(error).__name__
+        then = (
+            "" if error is None else ", not retried" if attempt.wait is None else f", retrying in {attempt.wait:.2f}s"
+        )
+        path = urlsplit(attempt.url).path
+        logger.debug("%s %s -> %s (attempt %d%s)", attempt.method, path, outcome, attempt.number, then)
+
+
+async def _sleep(seconds: float) -> None:
+    import anyio  # noqa: PLC0415 - only when a retry waits: keeps `import versive_client` light
+
+    await anyio.sleep(seconds)
+
+
+def _media_type(content_type: str | None) -> str:
     """``application/json`` of ``Application/JSON; charset=utf-8``."""
-    return content_type.split(";", 1)[0].strip().lower()
+    return (content_type or "").split(";", 1)[0].strip().lower()
 
 
-def _not_json(response: httpx.Response, attempts: int) -> APIResponseValidationError:
-    media_type = _media_type(response.headers.get("content-type", "")) or "no content type"
-    request = response.request
-    return APIResponseValidationError(
-        f"{request.method} {request.url.path} answered {response.status_code} with a body that is not JSON"
-        f" ({media_type}): {snippet(response.text)}",
-        response=response,
-        attempts=attempts,
-    )
+def unusable(answer: Answer, request: Request, problem: str) -> APIResponseValidationError:
+    """The error for a 2xx answer the SDK cannot use, saying why (`problem`)."""
+    return validation_error(error_response(answer, request), problem, answer.attempt)
 
 
 def _random_key() -> str:
     import uuid  # noqa: PLC0415 - a millisecond of `import versive_client` otherwise
 
     return str(uuid.uuid4())
-
-
-def _describe(exchange: _Exchange[Any], what: str = "") -> str:
-    request = exchange.request()
-    return f"{request.method} {request.url.path} {what}".rstrip()
-
-
-def _reason(exc: httpx.TransportError) -> str:
-    detail = str(exc) or type(exc).__name__
-    return f"timed out: {detail}" if isinstance(exc, httpx.TimeoutException) else f"failed: {detail}"

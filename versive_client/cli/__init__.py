@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import logging
 import sys
@@ -12,10 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-import httpx
 
 from versive_client import VersiveClient, VersiveError, __version__
-from versive_client._client import aiohttp_transport, notice_statuses
 from versive_client.cli._batch import BatchSpec, InputError, Pace, Tally, run_batch
 
 if TYPE_CHECKING:
@@ -58,10 +57,10 @@ class Settings:
             raise ConfigError(f"--api-key-file {self.api_key_file} is empty")
         return key
 
-    def client(self, *, transport: httpx.AsyncBaseTransport | None = None, max_retries: int = 2) -> VersiveClient:
-        """A VersiveClient from these settings and the environment."""
+    def client(self, **options: Any) -> VersiveClient:  # noqa: ANN401 - VersiveClient's own options
+        """A VersiveClient from these settings and the environment, with `options`."""
         try:
-            return VersiveClient(self.api_key(), base_url=self.base_url, transport=transport, max_retries=max_retries)
+            return VersiveClient(self.api_key(), base_url=self.base_url, **options)
         except (TypeError, ValueError) as exc:
             raise ConfigError(str(exc)) from None
 
@@ -183,9 +182,13 @@ def create_batch(
     progress = _Progress()
 
     async def go() -> int:
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        async with settings.client(transport=_batch_transport(limits), max_retries=5) as versive:
-            notice_statuses(versive, pace.notice)
+        # aiohttp's faster pool when the aiohttp extra is installed; the 429s every attempt
+        # meets (retried ones too) slow the pace.
+        backend = "aiohttp" if importlib.util.find_spec("aiohttp") else "httpx"
+        client = settings.client(
+            http_backend=backend, max_connections=concurrency, max_retries=5, on_attempt=[pace.observe]
+        )
+        async with client as versive:
             try:
                 tally = await run_batch(
                     versive, spec, concurrency=concurrency, pace=pace, tally_out=progress.start, progress=progress.step
@@ -205,14 +208,6 @@ def create_batch(
         return 0
 
     _run(go, interrupted=progress.interrupted)
-
-
-def _batch_transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
-    """Aiohttp's faster pool when the aiohttp extra is installed, else httpx's."""
-    try:
-        return aiohttp_transport(limits)
-    except ValueError:  # the extra is not installed
-        return httpx.AsyncHTTPTransport(limits=limits)
 
 
 class _Progress:
@@ -285,7 +280,8 @@ def demo(as_json: bool) -> None:  # noqa: FBT001
 
     async def go() -> int:
         fake = FakeVersive(api_key="demo-key")
-        async with fake.serve() as base_url, VersiveClient("demo-key", base_url=base_url) as versive:
+        # trust_env=False: the fake is on loopback, whatever proxy the environment names.
+        async with fake.serve() as base_url, VersiveClient("demo-key", base_url=base_url, trust_env=False) as versive:
             click.echo(f"fake Versive listening on {base_url}", err=True)
             interview = await versive.create_interview(
                 "study_demo", title="Demo interview", metadata={"participant_id": "p-0001"}

@@ -21,13 +21,13 @@ from typing import IO, TYPE_CHECKING
 
 from attrs import define, field
 
-from versive_client._errors import VersiveError
+from versive_client import VersiveError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator, Sequence
     from pathlib import Path
 
-    from versive_client import VersiveClient
+    from versive_client import Attempt, VersiveClient
     from versive_client.models import Interview
 
 RESULT_COLUMNS = ("participant_id", "interview_id", "link", "status", "created_at", "error")
@@ -264,9 +264,9 @@ class Pace:
         else:
             self._limit = recovered
 
-    def notice(self, status: int) -> None:
-        """Note the status of a response an attempt received: each 429 slows the pace."""
-        if status == 429:  # noqa: PLR2004 - Too Many Requests
+    def observe(self, attempt: Attempt) -> None:
+        """A client's `on_attempt` hook: each attempt answered 429 slows the pace."""
+        if attempt.status_code == 429:  # noqa: PLR2004 - Too Many Requests
             self.rate_limited()
 
     def rate_limited(self) -> None:

@@ -1,0 +1,274 @@
+"""The attempt loop: every fault on every backend, both ways in, one idempotency key, a sealed error tree."""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+from conftest import KEY, PATH, Harness
+
+from versive_client import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APITimeoutError,
+    BadRequestError,
+    InternalServerError,
+    RateLimitError,
+    RetryPolicy,
+    VersiveClient,
+    VersiveError,
+)
+from versive_client._generated.api.interviews import create_interview
+from versive_client.models import CreateInterviewReqV1, Interview
+from versive_client.testing import FakeVersive, faults
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from versive_client.testing.faults import Fault
+
+pytestmark = pytest.mark.asyncio
+
+# Each fault the fake knows, and what a call meets when the fault answers every attempt:
+# the error, and whether the loop retries it (max_retries=2: three attempts) or not (one).
+FAULTS: dict[str, tuple[Fault, type[Exception], bool]] = {
+    "503": (faults.Status(503), InternalServerError, True),
+    "429": (faults.Status(429, retry_after=0), RateLimitError, True),
+    "400": (faults.Status(400), BadRequestError, False),
+    "reset": (faults.Reset(), APIConnectionError, True),
+    "html-502": (faults.HtmlBadGateway(), InternalServerError, True),
+    "slow": (faults.Delay(1.0), APITimeoutError, True),
+    "cut-mid-body": (faults.CloseMidBody(), APIConnectionError, True),
+    "truncated-chunked": (faults.TruncatedChunked(), APIConnectionError, True),
+    "wrong-content-length": (faults.WrongContentLength(), APIConnectionError, True),
+    "broken-gzip-200": (faults.BadContentEncoding(), APIConnectionError, True),
+    "broken-gzip-503": (faults.BadContentEncoding(status=503), APIConnectionError, True),
+    "not-json": (faults.NotJson(), APIResponseValidationError, False),
+    "missing-field": (faults.MissingField("id"), APIResponseValidationError, False),
+}
+WAYS = ["create_interview", "generated endpoint"]
+
+
+async def call(client: VersiveClient, way: str) -> Interview:
+    """Create an interview through `client`, by its own method or the generated function."""
+    if way == "create_interview":
+        return await client.create_interview("study_1")
+    response = await create_interview.asyncio_detailed(
+        client=client.generated_client, body=CreateInterviewReqV1(study_id="study_1")
+    )
+    assert response.status_code == 200
+    assert isinstance(response.parsed, Interview)
+    return response.parsed
+
+
+def faulty_client(harness: Harness) -> VersiveClient:
+    """A client that retries twice without waiting, and gives up reading after 0.2 s."""
+    return harness.client(max_retries=2, retry_policy=RetryPolicy.no_wait(), timeout=httpx.Timeout(5.0, read=0.2))
+
+
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("kind", list(FAULTS))
+async def test_a_fault_on_every_attempt_ends_in_its_error(harness: Harness, kind: str, way: str) -> None:
+    """Each fault, on every attempt: its documented error after the documented attempts, under one key."""
+    fault, error_class, retried = FAULTS[kind]
+    harness.fake.faults.queue(fault, fault, fault)
+    if kind == "missing-field" and way == "generated endpoint":
+        # The generated functions parse bodies themselves: the generated model's KeyError
+        # reaches the caller (README, "Any endpoint of the spec").
+        error_class = KeyError
+
+    with pytest.raises(error_class) as caught:
+        await call(faulty_client(harness), way)
+
+    attempts = 3 if retried else 1
+    if isinstance(caught.value, VersiveError):
+        assert caught.value.attempts == attempts
+        assert caught.value.url == f"{harness.base_url}{PATH}"
+    assert len(harness.fake.requests) == attempts
+    keys = {request.idempotency_key for request in harness.fake.requests}
+    assert len(keys) == 1
+    assert None not in keys
+    assert len(harness.fake.interviews) <= 1, "attempts that reached the API made one interview"
+
+
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize("kind", [kind for kind, (_, _, retried) in FAULTS.items() if retried])
+async def test_a_retried_fault_once_then_success(harness: Harness, kind: str, way: str) -> None:
+    """A retryable fault on the first attempt: the second succeeds, with the same key, and one interview exists."""
+    fault, _, _ = FAULTS[kind]
+    harness.fake.faults.queue(fault)
+
+    interview = await call(faulty_client(harness), way)
+
+    assert [i.id for i in harness.fake.interviews] == [interview.id]
+    assert [r.headers["x-versive-retry-count"] for r in harness.fake.requests] == ["0", "1"]
+    assert len({request.idempotency_key for request in harness.fake.requests}) == 1
+
+
+@pytest.mark.parametrize("way", WAYS)
+async def test_a_final_connection_error_leaks_no_key_in_a_traceback_with_locals(backend: str, way: str) -> None:
+    """Nothing listening: the error, its causes, and every frame's locals as error trackers render them hold no key."""
+    async with FakeVersive().serve() as base_url:
+        pass  # the port is free again once the server stops
+    async with VersiveClient(
+        KEY, base_url=base_url, http_backend=backend, max_retries=1, retry_policy=RetryPolicy.no_wait()
+    ) as client:
+        with pytest.raises(APIConnectionError) as caught:
+            await call(client, way)
+    error = caught.value
+    assert error.attempts == 2
+    assert error.__cause__ is not None, "the library's exception is kept, for its message"
+    rendered = traceback.TracebackException(type(error), error, error.__traceback__, capture_locals=True)
+    text = "".join(rendered.format())
+    assert "Traceback" in text
+    assert "The above exception was the direct cause" in text
+    assert KEY not in text
+    assert KEY not in repr(vars(error))
+
+
+@pytest.mark.parametrize("deadline", [None, 30.0])
+async def test_cancelling_a_call_is_never_swallowed(harness: Harness, deadline: float | None) -> None:
+    """A task cancelled mid-request ends cancelled, with or without a deadline's own scope around the attempt."""
+    harness.fake.faults.queue(faults.Delay(5.0))
+    client = harness.client(deadline=deadline)
+    task = asyncio.create_task(client.create_interview("study_1"))
+    while not harness.fake.requests:  # noqa: ASYNC110 - the fake may run in its own thread
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+class _Broken(httpx.AsyncBaseTransport):
+    """A transport with a bug: it raises what no HTTP library would."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        raise ZeroDivisionError(f"a bug while sending {request.url.path}")
+
+
+async def test_any_exception_from_a_transport_becomes_a_connection_error() -> None:
+    """The error tree is sealed: a transport's surprise is an APIConnectionError, not retried, its cause kept."""
+    broken = _Broken()
+    async with VersiveClient("k", base_url="https://x.test", transport=broken, max_retries=3) as client:
+        with pytest.raises(APIConnectionError, match=r"failed: ZeroDivisionError: a bug while sending") as caught:
+            await client.create_interview("study_1")
+    assert broken.calls == 1
+    cause = caught.value.__cause__
+    assert isinstance(cause, ZeroDivisionError)
+    assert cause.__traceback__ is None, "the cause's frames are dropped: they may hold the request headers"
+
+
+async def test_a_transport_that_answers_with_a_sync_stream_is_a_connection_error() -> None:
+    """A sync stream from an async transport is reported, not hung on."""
+
+    class OnlySync(httpx.SyncByteStream):
+        def __iter__(self) -> Iterator[bytes]:
+            yield b"{}"
+
+    class SyncStream(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, stream=OnlySync(), request=request)
+
+    async with VersiveClient("k", base_url="https://x.test", transport=SyncStream()) as client:
+        with pytest.raises(APIConnectionError, match="synchronous stream"):
+            await client.create_interview("study_1")
+
+
+async def test_a_timeout_error_from_a_transport_is_a_timeout() -> None:
+    """A transport's own TimeoutError (not httpx's) is an APITimeoutError, retried."""
+    calls: list[int] = []
+
+    def handler(_request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        raise TimeoutError
+
+    async with VersiveClient(
+        "k", base_url="https://x.test", transport=httpx.MockTransport(handler), retry_policy=RetryPolicy.no_wait()
+    ) as client:
+        with pytest.raises(APITimeoutError, match="timed out: TimeoutError"):
+            await client.create_interview("study_1")
+    assert len(calls) == 3
+
+
+async def test_an_unsupported_scheme_is_not_retried() -> None:
+    """Httpx's local errors (here: a scheme it cannot send) would fail again: one attempt."""
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        raise httpx.UnsupportedProtocol("no", request=request)
+
+    async with VersiveClient("k", base_url="https://x.test", transport=httpx.MockTransport(handler)) as client:
+        with pytest.raises(APIConnectionError, match="failed: no"):
+            await client.create_interview("study_1")
+    assert calls == [1]
+
+
+@pytest.mark.parametrize("coding", ["identity", "", "gzip, identity"])
+async def test_identity_and_empty_encodings_are_left_alone(coding: str) -> None:
+    """Only a real Content-Encoding is decoded; a body httpx cannot decode is a connection error."""
+    body = b'{"id":"i","study_id":"s","link":"https://l","status":"open","created_at":"2024-01-01T00:00:00Z"}'
+
+    def handler(_request: httpx.Request) -> httpx.Response:
+        headers = {"content-type": "application/json", "content-encoding": coding}
+        return httpx.Response(200, headers=headers, stream=httpx.ByteStream(body))
+
+    async with VersiveClient(
+        "k", base_url="https://x.test", transport=httpx.MockTransport(handler), max_retries=0
+    ) as client:
+        if coding.startswith("gzip"):
+            with pytest.raises(APIConnectionError, match=r"does not decode as its Content-Encoding \(gzip, identity\)"):
+                await client.create_interview("s")
+        else:
+            assert (await client.create_interview("s")).id == "i"
+
+
+async def test_the_deadline_cuts_an_attempt_short_whatever_its_timeouts() -> None:
+    """A 30 s read timeout, a 0.3 s deadline, a server that answers after 5 s: the deadline ends the attempt."""
+    fake = FakeVersive(api_key="k")
+    fake.faults.queue(faults.Delay(5.0))
+    async with fake.serve() as base_url, VersiveClient("k", base_url=base_url, timeout=30, deadline=0.3) as client:
+        # Had the attempt waited for the answer, the call would have returned the interview.
+        with pytest.raises(APITimeoutError, match="ran out of its deadline") as caught:
+            await client.create_interview("study_1")
+    assert caught.value.attempts == 1
+
+
+async def test_derived_clients_share_the_hooks(harness: Harness) -> None:
+    """with_options keeps the hooks: a derived client's attempts reach them too."""
+    seen: list[int] = []
+    client = harness.client(on_attempt=[lambda attempt: seen.append(attempt.number)])
+    await client.with_options(max_retries=0).create_interview("study_1")
+    assert seen == [1]
+
+
+async def test_the_pool_timeout_bounds_the_wait_for_a_free_connection(backend: str) -> None:
+    """timeout.pool, as documented: with every connection busy, a call gives up after it instead of queueing on."""
+    fake = FakeVersive(api_key="k")
+    fake.faults.queue(faults.Delay(2.0))
+    async with (
+        fake.serve() as base_url,
+        VersiveClient(
+            "k",
+            base_url=base_url,
+            http_backend=backend,
+            max_connections=1,
+            timeout=httpx.Timeout(10.0, pool=0.1),
+            max_retries=0,
+        ) as client,
+    ):
+        first = asyncio.create_task(client.create_interview("first"))
+        while not fake.requests:  # noqa: ASYNC110 - the fake runs in its own thread
+            await asyncio.sleep(0.01)
+        with pytest.raises(APITimeoutError, match="timed out"):
+            await client.create_interview("second")
+        assert not first.done(), "the second call gave up while the first still held the connection"
+        assert (await first).study_id == "first"
+    assert len(fake.requests) == 1
