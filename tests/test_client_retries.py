@@ -188,27 +188,6 @@ async def test_no_wait_policy_skips_every_wait(harness: Harness) -> None:
     assert len(harness.fake.requests) == 3
 
 
-async def test_the_deadline_bounds_a_slow_attempt() -> None:
-    """With a deadline, an attempt that would outlast it is cut off: APITimeoutError, no retry past it."""
-    fake = FakeVersive(api_key="k")
-    fake.faults.queue(faults.Delay(10.0))
-    async with VersiveClient(
-        "k", base_url="https://api.versive.test", transport=fake.transport(), deadline=0.2
-    ) as client:
-        with pytest.raises(APITimeoutError) as caught:
-            await client.create_interview("study_1")
-    assert caught.value.attempts == 1
-    assert len(fake.requests) == 1
-
-
-async def test_the_deadline_shrinks_each_attempts_timeout(harness: Harness) -> None:
-    """The per-attempt read timeout is cut to the time left: a 30 s read timeout ends at the 0.3 s deadline."""
-    harness.fake.faults.queue(faults.Delay(5.0))
-    client = harness.client(timeout=30, deadline=0.3)
-    with pytest.raises(APITimeoutError):
-        await client.create_interview("study_1")
-
-
 async def test_a_per_call_deadline(harness: Harness) -> None:
     """create_interview(deadline=...) bounds that call."""
     harness.fake.faults.queue(faults.Delay(5.0))

@@ -109,3 +109,73 @@ def test_the_hierarchy_is_drawn_in_the_docstring() -> None:
     for error_class in classes:
         assert f" {error_class.__name__} " in errors.__doc__
         assert error_class.__name__ in versive_client.__all__
+
+
+def test_a_status_error_carries_its_request_and_response() -> None:
+    """method, url, response, headers, request_id (either header, any case), and one attempt unless told."""
+    answer = response(503, json={"detail": "busy"}, headers={"Request-Id": "r-9"})
+    error = APIStatusError("POST /api/v1/interviews answered 503", response=answer, body={"detail": "busy"})
+    assert error.args == ("POST /api/v1/interviews answered 503",)
+    assert (error.method, error.url) == ("POST", "https://api.versive.test/api/v1/interviews")
+    assert error.response is answer
+    assert error.headers is answer.headers
+    assert error.request_id == "r-9"
+    assert error.attempts == 1
+    assert (
+        status_error(response(404, headers={"X-Request-ID": "x-1"}), retry_after=None, attempts=1).request_id == "x-1"
+    )
+
+
+def test_a_validation_error_carries_its_request_and_response() -> None:
+    """The same for a 2xx the SDK cannot use, with its attempt count and the body's start."""
+    answer = response(200, text="<html>maintenance</html>")
+    error = errors.validation_error(answer, "with a body that is not JSON (text/html)", 3)
+    assert str(error) == (
+        "POST /api/v1/interviews answered 200 with a body that is not JSON (text/html): <html>maintenance</html>"
+        " (after 3 attempts)"
+    )
+    assert (error.method, error.url, error.status_code) == ("POST", "https://api.versive.test/api/v1/interviews", 200)
+    assert error.response is answer
+    assert error.headers is answer.headers
+    assert APIResponseValidationError("m", response=answer).attempts == 1
+
+
+def test_an_empty_body_is_none_and_adds_nothing_to_the_message() -> None:
+    """A status with no body: body None, the message ends at the reason."""
+    error = status_error(response(503), retry_after=None, attempts=1)
+    assert error.body is None
+    assert str(error) == "POST /api/v1/interviews answered 503 Service Unavailable"
+
+
+@pytest.mark.parametrize(
+    ("detail", "message"),
+    [
+        (
+            [{"loc": ["body", "study_id"], "msg": "field required"}, {"msg": "no place"}],
+            "body.study_id: field required; no place",
+        ),
+        ([{"loc": ["body", "title"]}, "not an entry"], "body.title:"),
+        ([{"type": "value_error"}, {"msg": "said"}], "; said"),
+        ("plain", "plain"),
+    ],
+)
+def test_a_detail_is_summarised_exactly(detail: object, message: str) -> None:
+    """FastAPI's detail: entries as loc: msg (just msg without a loc), joined by "; "; a string as itself."""
+    error = status_error(response(422, json={"detail": detail}), retry_after=None, attempts=1)
+    assert str(error) == f"POST /api/v1/interviews answered 422 Unprocessable Entity: {message}"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [("a" * 200, "a" * 200), ("a" * 201, "a" * 199 + "…"), ("two\n  lines", "two lines")],
+)
+def test_a_snippet_is_one_line_of_at_most_200_characters(text: str, shown: str) -> None:
+    """Bodies in messages: whitespace folded, cut to 200 characters with an ellipsis."""
+    assert errors.snippet(text) == shown
+
+
+def test_an_error_made_by_hand_counts_one_attempt() -> None:
+    """A VersiveError built without attempts (in a user's test double, say) made one request."""
+    error = VersiveError("POST /api/v1/interviews failed")
+    assert (error.attempts, error.method, error.url) == (1, None, None)
+    assert str(error) == "POST /api/v1/interviews failed"

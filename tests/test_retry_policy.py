@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import random
+import time
 
 import pytest
 
@@ -37,10 +38,16 @@ def test_retry_after_http_date_in_the_future() -> None:
     assert parse_retry_after(header, now=NOW) == pytest.approx(42.0)
 
 
-def test_retry_after_http_date_without_zone_is_gmt() -> None:
-    """An asctime-style date (no zone) is read as GMT, as HTTP says."""
-    header = email.utils.formatdate(NOW + 10, usegmt=True).replace(" GMT", "")
-    assert parse_retry_after(header, now=NOW) == pytest.approx(10.0)
+def test_retry_after_http_date_without_zone_is_gmt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An asctime-style date (no zone) is read as GMT, as HTTP says, whatever the machine's time zone."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        header = email.utils.formatdate(NOW + 10, usegmt=True).replace(" GMT", "")
+        assert parse_retry_after(header, now=NOW) == pytest.approx(10.0)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_backoff_doubles_with_jitter_and_a_cap() -> None:
@@ -60,6 +67,7 @@ def test_retry_after_wins_over_backoff() -> None:
 def test_no_wait_never_waits() -> None:
     """RetryPolicy.no_wait(): zero, even for Retry-After."""
     policy = RetryPolicy.no_wait()
+    assert policy == RetryPolicy(wait=False)
     assert policy.delay(3, None, random.Random()) == 0.0
     assert policy.delay(1, 30.0, random.Random()) == 0.0
 
@@ -77,6 +85,12 @@ def test_bad_policy_values_are_refused(kwargs: dict[str, float], message: str) -
     """Each bad value names its field."""
     with pytest.raises(ValueError, match=message):
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_zero_is_a_valid_wait_everywhere() -> None:
+    """No backoff at all, and a Retry-After cap of zero, are settings, not errors."""
+    policy = RetryPolicy(backoff_initial=0, backoff_max=0, jitter=0, retry_after_max=0)
+    assert policy.delay(3, None, random.Random()) == 0.0
 
 
 def test_the_budget_defaults() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import traceback
 from typing import TYPE_CHECKING
 
@@ -13,7 +15,9 @@ from conftest import KEY, PATH, Harness
 from versive_client import (
     APIConnectionError,
     APIResponseValidationError,
+    APIStatusError,
     APITimeoutError,
+    Attempt,
     BadRequestError,
     InternalServerError,
     RateLimitError,
@@ -22,6 +26,7 @@ from versive_client import (
     VersiveError,
 )
 from versive_client._generated.api.interviews import create_interview
+from versive_client._transport import Headers, Request
 from versive_client.models import CreateInterviewReqV1, Interview
 from versive_client.testing import FakeVersive, faults
 
@@ -230,15 +235,15 @@ async def test_identity_and_empty_encodings_are_left_alone(coding: str) -> None:
             assert (await client.create_interview("s")).id == "i"
 
 
-async def test_the_deadline_cuts_an_attempt_short_whatever_its_timeouts() -> None:
+async def test_the_deadline_cuts_an_attempt_short_whatever_its_timeouts(harness: Harness) -> None:
     """A 30 s read timeout, a 0.3 s deadline, a server that answers after 5 s: the deadline ends the attempt."""
-    fake = FakeVersive(api_key="k")
-    fake.faults.queue(faults.Delay(5.0))
-    async with fake.serve() as base_url, VersiveClient("k", base_url=base_url, timeout=30, deadline=0.3) as client:
-        # Had the attempt waited for the answer, the call would have returned the interview.
-        with pytest.raises(APITimeoutError, match="ran out of its deadline") as caught:
-            await client.create_interview("study_1")
+    harness.fake.faults.queue(faults.Delay(5.0))
+    client = harness.client(timeout=30, deadline=0.3)
+    # Had the attempt waited for the answer, the call would have returned the interview.
+    with pytest.raises(APITimeoutError, match="ran out of its deadline") as caught:
+        await client.create_interview("study_1")
     assert caught.value.attempts == 1
+    assert len(harness.fake.requests) == 1
 
 
 async def test_derived_clients_share_the_hooks(harness: Harness) -> None:
@@ -272,3 +277,197 @@ async def test_the_pool_timeout_bounds_the_wait_for_a_free_connection(backend: s
         assert not first.done(), "the second call gave up while the first still held the connection"
         assert (await first).study_id == "first"
     assert len(fake.requests) == 1
+
+
+async def test_only_posts_and_patches_get_a_key_and_one_given_is_kept(harness: Harness) -> None:
+    """A request with its own Idempotency-Key keeps it; a GET gets none (repeating it does no work twice)."""
+    http = harness.client(max_retries=0).generated_client.get_async_httpx_client()
+    await http.post(PATH, json={"study_id": "s"}, headers={"Idempotency-Key": "mine"})
+    with pytest.raises(APIStatusError):
+        await http.get(PATH)
+    assert [request.idempotency_key for request in harness.fake.requests] == ["mine", None]
+
+
+async def test_an_attempts_elapsed_time_is_within_the_call(harness: Harness) -> None:
+    """Attempt.elapsed is how long that attempt took: never more than the whole call."""
+    seen: list[Attempt] = []
+    harness.fake.faults.queue(faults.Status(503))
+    client = harness.client(on_attempt=[seen.append])
+    started = time.monotonic()
+    await client.create_interview("s")
+    took = time.monotonic() - started
+    assert len(seen) == 2
+    assert all(0 <= attempt.elapsed <= took for attempt in seen)
+
+
+async def test_the_deadline_error_says_so_and_keeps_its_cause(harness: Harness) -> None:
+    """The message names the deadline; the cause is the scope's TimeoutError."""
+    harness.fake.faults.queue(faults.Delay(5.0))
+    with pytest.raises(APITimeoutError) as caught:
+        await harness.client(deadline=0.2).create_interview("s")
+    assert str(caught.value) == "POST /api/v1/interviews ran out of its deadline"
+    assert isinstance(caught.value.__cause__, TimeoutError)
+
+
+@pytest.mark.parametrize("status", [300, 304])
+async def test_a_3xx_is_a_status_error_not_an_answer(status: int) -> None:
+    """Only 2xx is success: a 300 (or 304) is an APIStatusError, not retried."""
+
+    def handler(_request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json={"detail": "elsewhere"})
+
+    async with VersiveClient("k", base_url="https://x.test", transport=httpx.MockTransport(handler)) as client:
+        with pytest.raises(APIStatusError) as caught:
+            await client.create_interview("s")
+    assert caught.value.status_code == status
+    assert caught.value.attempts == 1
+
+
+INTERVIEW = b'{"id":"i","study_id":"s","link":"https://l","status":"open","created_at":"2024-01-01T00:00:00Z"}'
+
+
+@pytest.mark.parametrize(
+    ("content_type", "error"),
+    [
+        ("application/json", None),
+        ("Application/JSON; charset=utf-8; version=2", None),
+        ("application/vnd.versive.interview+json", None),
+        ("text/plain", "POST /api/v1/interviews answered 200 with a body that is not JSON (text/plain): {"),
+        (None, "POST /api/v1/interviews answered 200 with a body that is not JSON (no content type): {"),
+    ],
+)
+async def test_a_2xx_is_read_only_as_json(content_type: str | None, error: str | None) -> None:
+    """JSON media types, with parameters or a +json suffix, are read; anything else is refused, saying what it was."""
+
+    def handler(_request: httpx.Request) -> httpx.Response:
+        headers = {} if content_type is None else {"content-type": content_type}
+        return httpx.Response(200, headers=headers, content=INTERVIEW)
+
+    async with VersiveClient("k", base_url="https://x.test", transport=httpx.MockTransport(handler)) as client:
+        if error is None:
+            assert (await client.create_interview("s")).id == "i"
+        else:
+            with pytest.raises(APIResponseValidationError) as caught:
+                await client.create_interview("s")
+            assert str(caught.value).startswith(error)
+
+
+async def test_a_retry_after_at_the_cap_is_waited(harness: Harness) -> None:
+    """Retry-After equal to retry_after_max is honoured; only longer ones fail at once."""
+    harness.fake.faults.queue(faults.Status(429, retry_after=7))
+    await harness.client(retry_policy=RetryPolicy(retry_after_max=7)).create_interview("s")
+    assert harness.sleeps == [7.0]
+
+
+async def test_a_retry_after_a_timeout_costs_more_of_the_budget(harness: Harness) -> None:
+    """A retry after a timeout costs 10 tokens, after another failure 5; a success returns 1."""
+    harness.fake.faults.queue(faults.Delay(1.0), faults.Status(503))
+    client = harness.client(timeout=httpx.Timeout(5.0, read=0.1))
+    await client.create_interview("s")
+    assert client.retry_budget.tokens == 500 - 10 - 5 + 1
+
+
+async def test_an_exhausted_budget_is_logged(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    """When the budget cannot pay for a retry, a DEBUG line says so, with the tokens left."""
+    caplog.set_level(logging.DEBUG, logger="versive_client")
+    client = harness.client()
+    client.retry_budget.__init__(capacity=3)  # type: ignore[misc]
+    harness.fake.faults.queue(faults.Status(503))
+    with pytest.raises(InternalServerError):
+        await client.create_interview("s")
+    assert "retry budget exhausted (3 tokens left): not retrying" in [r.getMessage() for r in caplog.records]
+
+
+async def test_log_lines_name_the_outcome_of_each_attempt(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    """One DEBUG line per attempt: the status, or the error's type when there was no response; retrying or not."""
+    caplog.set_level(logging.DEBUG, logger="versive_client")
+    harness.fake.faults.queue(faults.Reset(), faults.NotJson())
+    with pytest.raises(APIResponseValidationError):
+        await harness.client(retry_policy=RetryPolicy.no_wait()).create_interview("s")
+    assert [r.getMessage() for r in caplog.records if r.name == "versive_client"] == [
+        "POST /api/v1/interviews -> APIConnectionError (attempt 1, retrying in 0.00s)",
+        "POST /api/v1/interviews -> APIResponseValidationError (attempt 2, not retried)",
+    ]
+
+
+async def test_a_connection_error_names_the_request() -> None:
+    """The message starts with the method and path, as every error's does."""
+    broken = _Broken()
+    async with VersiveClient("k", base_url="https://x.test", transport=broken, max_retries=0) as client:
+        with pytest.raises(APIConnectionError) as caught:
+            await client.create_interview("study_1")
+    assert (
+        str(caught.value) == "POST /api/v1/interviews failed: ZeroDivisionError: a bug while sending /api/v1/interviews"
+    )
+
+
+async def test_every_exception_chained_to_a_cause_loses_its_frames() -> None:
+    """A cause whose __cause__ and __context__ differ, and a chain that loops: no frame is kept, and nothing hangs."""
+
+    def fail(message: str) -> Exception:
+        try:
+            raise ValueError(message)  # noqa: TRY301 - an exception with a traceback
+        except ValueError as exc:
+            return exc
+
+    explicit, implicit, looping = fail("explicit"), fail("implicit"), fail("looping")
+    looping.__context__ = implicit
+    implicit.__context__ = looping
+
+    def handler(_request: httpx.Request) -> httpx.Response:
+        error = httpx.ReadError("reset")
+        error.__cause__, error.__context__ = explicit, implicit
+        raise error
+
+    async with VersiveClient(
+        "k", base_url="https://x.test", transport=httpx.MockTransport(handler), max_retries=0
+    ) as client:
+        with pytest.raises(APIConnectionError) as caught:
+            await client.create_interview("s")
+    cause = caught.value.__cause__
+    assert cause is not None
+    assert [cause.__traceback__, explicit.__traceback__, implicit.__traceback__, looping.__traceback__] == [None] * 4
+
+
+async def test_waits_use_anyio_sleep_unless_told_otherwise() -> None:
+    """Without sleep=..., a retry really waits (anyio.sleep), on the client and a derived one alike."""
+    fake = FakeVersive(api_key="k")
+    fake.faults.queue(faults.Status(503), faults.Status(503))
+    policy = RetryPolicy(backoff_initial=0.001, jitter=0)
+    async with VersiveClient("k", base_url="https://x.test", transport=fake.transport(), retry_policy=policy) as client:
+        await client.create_interview("s")
+        await client.with_options(max_retries=1).create_interview("s")
+    assert len(fake.requests) == 4
+
+
+async def test_a_derived_client_waits_with_the_same_sleep(harness: Harness) -> None:
+    """with_options keeps the client's sleep: a test's recorder sees the derived client's waits too."""
+    harness.fake.faults.queue(faults.Status(503, retry_after=2))
+    await harness.client().with_options(max_retries=1).create_interview("s")
+    assert harness.sleeps == [2.0]
+
+
+async def test_closed_says_what_closed_it(harness: Harness) -> None:
+    """The closed error says why a derived client is closed too."""
+    client = harness.client()
+    await client.aclose()
+    with pytest.raises(RuntimeError) as caught:
+        await client.create_interview("s")
+    assert str(caught.value) == ("this VersiveClient is closed (closing a client closes the clients derived from it)")
+
+
+async def test_request_headers_hide_the_key_in_their_repr() -> None:
+    """The headers a request carries show every value but the Authorization one, as httpx.Headers does."""
+    headers = Headers({"authorization": "Bearer sk-secret", "user-agent": "ua"})
+    assert repr(headers) == "Headers({'authorization': '[secure]', 'user-agent': 'ua'})"
+    assert repr(Request("POST", "https://x.test/p", headers, b"{}")) == "<Request POST https://x.test/p>"
+
+
+async def test_a_derived_clients_generated_client_has_its_options(harness: Harness) -> None:
+    """with_options(...).generated_client sends with the derived options: here, no retry."""
+    harness.fake.faults.queue(faults.Status(503))
+    derived = harness.client(max_retries=3).with_options(max_retries=0)
+    with pytest.raises(InternalServerError) as caught:
+        await call(derived, "generated endpoint")
+    assert caught.value.attempts == 1
+    assert len(harness.fake.requests) == 1

@@ -10,7 +10,6 @@ import logging
 import os
 import re
 import sys
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Self
@@ -383,7 +382,13 @@ def _environment_proxy(url: httpx.URL) -> str | None:
     itself, once for its base URL, by httpx's rules (``*``; a host and its subdomains;
     ``.domain`` for subdomains only; an IP), and gives both backends the same answer.
     """
-    proxies = urllib.request.getproxies()  # the environment's *_proxy variables, any case
+    # The *_proxy variables as urllib.request.getproxies() reads them on Linux and macOS
+    # (lower case wins), without importing urllib.request: 20 ms of a command's start-up.
+    proxies: dict[str, str] = {}
+    for name, value in os.environ.items():
+        lowered = name.lower()
+        if value and lowered.endswith("_proxy") and (name == lowered or lowered[:-6] not in proxies):
+            proxies[lowered[:-6]] = value
     proxy = proxies.get(url.scheme) or proxies.get("all")
     if not proxy:
         return None

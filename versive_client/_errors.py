@@ -198,4 +198,4 @@ def _detail_text(body: object, response: httpx.Response) -> str:
                 location = ".".join(str(part) for part in entry.get("loc", []))
                 parts.append(f"{location}: {entry.get('msg', '')}" if location else str(entry.get("msg", "")))
         return snippet("; ".join(parts))
-    return snippet(response.text) if response.content else ""
+    return snippet(response.text)

@@ -30,14 +30,16 @@ from attrs import define, field, frozen
 if TYPE_CHECKING:
     import random
 
+    from attrs import Attribute
+
 __all__ = ["RetryBudget", "RetryPolicy"]
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
-def _non_negative(_instance: object, attribute: object, value: float) -> None:
+def _non_negative(_instance: object, attribute: Attribute[float], value: float) -> None:
     if not value >= 0:
-        raise ValueError(f"{getattr(attribute, 'name', 'value')} must be >= 0, got {value!r}")
+        raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
 
 
 @frozen

@@ -323,7 +323,7 @@ class Sender:
             with anyio.fail_after(deadline - time.monotonic()):
                 answer = await self.backend.send(request, timeout)
         coding = answer.header(b"content-encoding")
-        if coding is not None and coding.strip().lower() not in {"", "identity"}:
+        if coding is not None:  # only when the server names one; httpx decodes what it names
             try:
                 answer.content = answer.to_httpx().content
             except httpx.DecodingError as exc:
@@ -359,7 +359,7 @@ class LoopTransport(httpx.AsyncBaseTransport):
         content = await request.aread()
         headers = Headers((name.lower(), value) for name, value in request.headers.multi_items())
         answer = await self._sender.send(Request(request.method, str(request.url), headers, content), self._options)
-        return answer.to_httpx(request)
+        return answer.to_httpx()  # httpx sets the response's request
 
     async def aclose(self) -> None:
         """Nothing to close: the VersiveClient closes the pool."""
