@@ -30,6 +30,7 @@ class AiohttpBackend:
         self._trust_env = trust_env
         self._proxy = proxy  # aiohttp sends its credentials as Proxy-Authorization
         self._session: aiohttp.ClientSession | None = None
+        self._timeouts: tuple[httpx.Timeout, aiohttp.ClientTimeout] | None = None
 
     def _session_now(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -57,11 +58,21 @@ class AiohttpBackend:
                 ),
                 proxy=self._proxy,
             ) as response:
-                return Answer(response.status, response.raw_headers, await response.read())
+                return Answer(response.status, response.headers, await response.read())
         except TimeoutError as exc:  # aiohttp's timeouts all derive from it
             raise SendError(str(exc) or "timed out", timeout=True) from exc
         except aiohttp.ClientError as exc:
             raise SendError(str(exc) or type(exc).__name__) from exc
+
+    def _client_timeout(self, timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
+        """The aiohttp timeouts for `timeout`, the last pair kept (calls mostly pass the same timeout).
+
+        aiohttp has no write timeout; its `connect` bounds waiting for a free connection and connecting.
+        """
+        if self._timeouts is None or self._timeouts[0] is not timeout:
+            limits = aiohttp.ClientTimeout(sock_connect=timeout.connect, sock_read=timeout.read, connect=timeout.pool)
+            self._timeouts = (timeout, limits)
+        return self._timeouts[1]
 
     async def aclose(self) -> None:
         """Close the session and its connections (the closed session is kept: nothing makes another)."""

@@ -54,7 +54,7 @@ class HttpxBackend:
             raise SendError(str(exc) or type(exc).__name__) from exc
         except httpx.HTTPError as exc:  # a local misuse (an unsupported scheme, a bad proxy): it would fail again
             raise SendError(str(exc) or type(exc).__name__, retryable=False) from exc
-        return Answer(response.status_code, response.headers.raw, raw)
+        return Answer(response.status_code, response.headers, raw)
 
     async def aclose(self) -> None:
         """Close the transport, if this backend owns it."""

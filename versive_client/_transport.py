@@ -26,7 +26,7 @@ from versive_client._errors import APIConnectionError, APIStatusError, APITimeou
 from versive_client._retry import RETRY_STATUSES, RetryBudget, RetryPolicy, parse_retry_after
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
 
     from versive_client._errors import APIResponseValidationError, VersiveError
 
@@ -127,24 +127,20 @@ class Request(NamedTuple):
 
 
 class Answer:
-    """One attempt's whole response as a backend read it: status, raw header pairs, body as received."""
+    """One attempt's whole response as a backend read it: status, headers, body as received."""
 
     __slots__ = ("attempt", "content", "headers", "raw", "status_code")
 
-    def __init__(self, status_code: int, headers: Sequence[tuple[bytes, bytes]], raw: bytes) -> None:
-        """`content` starts as `raw`; the loop decodes it by the Content-Encoding, if there is one."""
+    def __init__(self, status_code: int, headers: Mapping[str, str], raw: bytes) -> None:
+        """`headers` looks names up without case (each library's own headers); `content` starts as `raw`.
+
+        The loop decodes `content` by the Content-Encoding, if there is one.
+        """
         self.status_code = status_code
         self.headers = headers
         self.raw = self.content = raw
         self.attempt = 0
         """Which attempt of the call this answered (set by the loop)."""
-
-    def header(self, name: bytes) -> str | None:
-        """The first value of the header `name` (given in lower case), or None."""
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value.decode("latin-1")
-        return None
 
     def json(self) -> Any:  # noqa: ANN401 - whatever the JSON holds, as httpx.Response.json
         """The body parsed as JSON."""
@@ -304,12 +300,12 @@ class Sender:
         if 200 <= answer.status_code < 300:  # noqa: PLR2004
             self.budget.refund()
             answer.attempt = number
-            media_type = _media_type(answer.header(b"content-type"))
+            media_type = _media_type(answer.headers.get("content-type"))
             if answer.content and not (media_type == "application/json" or media_type.endswith("+json")):
                 problem = f"with a body that is not JSON ({media_type or 'no content type'})"
                 return None, unusable(answer, request, problem), False
             return answer, None, False
-        retry_after = parse_retry_after(answer.header(b"retry-after"))
+        retry_after = parse_retry_after(answer.headers.get("retry-after"))
         error = status_error(error_response(answer, request), retry_after=retry_after, attempts=number)
         return None, error, answer.status_code in RETRY_STATUSES
 
@@ -322,7 +318,7 @@ class Sender:
             # The whole attempt, not only each phase: a slow trickle of bytes would outlive phase timeouts.
             with anyio.fail_after(deadline - time.monotonic()):
                 answer = await self.backend.send(request, timeout)
-        coding = answer.header(b"content-encoding")
+        coding = answer.headers.get("content-encoding")
         if coding is not None:  # only when the server names one; httpx decodes what it names
             try:
                 answer.content = answer.to_httpx().content
