@@ -8,10 +8,15 @@ reads the body at once, and says why an attempt failed; the loop does the rest.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import aiohttp
 import httpx
 
 from versive_client._transport import Answer, Request, SendError
+
+if TYPE_CHECKING:
+    import ssl
 
 
 class AiohttpBackend:
@@ -31,12 +36,11 @@ class AiohttpBackend:
         self._proxy = proxy  # aiohttp sends its credentials as Proxy-Authorization
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: tuple[httpx.Timeout, aiohttp.ClientTimeout] | None = None
+        self._ssl_context: ssl.SSLContext | None = None
 
     def _session_now(self) -> aiohttp.ClientSession:
         if self._session is None:
-            # httpx's TLS settings; made here, on first use, as loading the CAs takes milliseconds.
-            tls = httpx.create_ssl_context(trust_env=self._trust_env)
-            connector = aiohttp.TCPConnector(limit=self._limit, ssl=tls)
+            connector = aiohttp.TCPConnector(limit=self._limit)
             # auto_decompress off: the loop decodes every backend's bodies the same way.
             # trust_env off: the client has resolved the environment's proxy already, by
             # httpx's rules (aiohttp's ignore ALL_PROXY, and it would look again per request).
@@ -52,10 +56,8 @@ class AiohttpBackend:
                 headers=request.headers,
                 data=request.content or None,
                 allow_redirects=False,
-                # aiohttp has no write timeout; its `connect` bounds waiting for a free connection and connecting.
-                timeout=aiohttp.ClientTimeout(
-                    sock_connect=timeout.connect, sock_read=timeout.read, connect=timeout.pool
-                ),
+                timeout=self._client_timeout(timeout),
+                ssl=self._tls() if request.url.startswith("https:") else True,
                 proxy=self._proxy,
             ) as response:
                 return Answer(response.status, response.headers, await response.read())
@@ -63,6 +65,12 @@ class AiohttpBackend:
             raise SendError(str(exc) or "timed out", timeout=True) from exc
         except aiohttp.ClientError as exc:
             raise SendError(str(exc) or type(exc).__name__) from exc
+
+    def _tls(self) -> ssl.SSLContext:
+        """Httpx's TLS settings, made on the first https request: loading the CAs takes tens of milliseconds."""
+        if self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context(trust_env=self._trust_env)
+        return self._ssl_context
 
     def _client_timeout(self, timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
         """The aiohttp timeouts for `timeout`, the last pair kept (calls mostly pass the same timeout).

@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 
     from versive_client._transport import Attempt, Backend
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "VersiveClient"]
-
 DEFAULT_BASE_URL = "https://api.getversive.com"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 """Per attempt: 5 s to connect, 30 s for each read, write and wait for a pooled connection."""
@@ -44,6 +42,8 @@ MAX_IDEMPOTENCY_KEY_CHARS = 255
 # Create Interview as the generated `create_interview.asyncio_detailed` sends it and reads
 # its answer; tests/test_client.py holds this path to the generated one, request and answer.
 CREATE_INTERVIEW_PATH = "/api/v1/interviews"
+# sys.version starts with what platform.python_version() returns, without importing platform.
+USER_AGENT = f"versive-client/{__version__} Python/{sys.version.split(' ', 1)[0]} httpx/{httpx.__version__}"
 HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 logger = logging.getLogger("versive_client")
@@ -117,9 +117,9 @@ class VersiveClient:
         key = _resolve_api_key(api_key)
         url = _resolve_base_url(base_url, allow_insecure=allow_insecure)
         options = Options(timeout=timeout, max_retries=max_retries, deadline=deadline, retry_policy=retry_policy)
-        headers = _merge_headers(
-            {"authorization": f"Bearer {key}", "user-agent": _user_agent()}, _check_default_headers(default_headers)
-        )
+        # Header names in lower case (HTTP compares them without case): a default header replaces the SDK's own.
+        headers = Headers({"authorization": f"Bearer {key}", "user-agent": USER_AGENT})
+        headers.update(_check_default_headers(default_headers))
         _check_callables(sleep, on_attempt)
         backend = _backend(http_backend, http_client, transport, url, trust_env=trust_env, pool=max_connections)
         sender = Sender(backend, budget=RetryBudget(), sleep=sleep, hooks=on_attempt)
@@ -329,12 +329,7 @@ def _check_default_headers(headers: object) -> dict[str, str]:
         problem = _unsendable(value, allow_space=True)
         if problem:  # the value is not shown: it may be a secret
             raise ValueError(f"default_headers[{name!r}] {problem}")
-    return dict(headers)
-
-
-def _merge_headers(base: dict[str, str], extra: Mapping[str, str]) -> Headers:
-    """`base` updated with `extra`, names in lower case (HTTP compares them without case)."""
-    return Headers({**base, **{name.lower(): value for name, value in extra.items()}})
+    return {name.lower(): value for name, value in headers.items()}
 
 
 def _check_callables(sleep: object, on_attempt: object) -> None:
@@ -434,12 +429,6 @@ def _is_loopback(host: str) -> bool:
     with contextlib.suppress(ValueError):
         return ipaddress.ip_address(host).is_loopback
     return host == "localhost" or host.endswith(".localhost")
-
-
-def _user_agent() -> str:
-    # sys.version starts with what platform.python_version() returns, without importing platform.
-    python = sys.version.split(" ", 1)[0]
-    return f"versive-client/{__version__} Python/{python} httpx/{httpx.__version__}"
 
 
 class _AsyncOnly(httpx.BaseTransport):
