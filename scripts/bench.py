@@ -1,7 +1,8 @@
 """Measure the SDK against the HTTP stacks under it, side by side, in one run.
 
-    python scripts/bench.py            # the full run (a few minutes on 2 cores)
-    python scripts/bench.py --quick    # tiny counts: checks that the benchmark still works
+    python scripts/bench.py                      # the full run (a few minutes on 2 cores)
+    python scripts/bench.py --quick              # tiny counts: checks that the benchmark still works
+    python scripts/bench.py --against ../other   # this tree's VersiveClient against another checkout's
 
 A minimal create-interview server (uvicorn with httptools) runs in its own process on
 loopback. Each round measures, interleaved, calls/s at each concurrency for: raw httpx,
@@ -11,6 +12,11 @@ raw aiohttp. Then: `import versive_client` against `import httpx` in fresh inter
 in a throwaway base install (built with uv from the lock) and in this environment; and
 `versive interviews create-batch` against a plain aiohttp loop writing the same results,
 at the same concurrency, interleaved, with the batch's peak RSS.
+
+With ``--against DIR``, it measures instead what a change costs: VersiveClient from this
+tree and from the checkout in DIR (a worktree of an earlier commit, say), each in fresh
+interpreters, interleaved round by round against the same server, on both backends, with
+one warm-up call each, and prints the ratio of this tree's calls/s to the other's.
 """
 
 from __future__ import annotations
@@ -194,6 +200,54 @@ def throughput_table(base_url: str, concurrencies: list[int], total: int, rounds
     return lines
 
 
+# -- this tree against another --------------------------------------------------------------
+
+SIDE_BY_SIDE = """
+import asyncio, sys, time
+sys.path.insert(0, sys.argv[1])
+from versive_client import VersiveClient
+async def main(url, backend, concurrency, total):
+    async with VersiveClient("bench-key", base_url=url, http_backend=backend) as versive:
+        remaining = total
+        async def worker():
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                await versive.create_interview("study_bench", title="Benchmark", metadata={"participant_id": "p-1"})
+        await versive.create_interview("warm-up")
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        print(total / (time.perf_counter() - started))
+asyncio.run(main(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])))
+"""
+
+
+def against_table(other: Path, base_url: str, concurrencies: list[int], total: int, rounds: int) -> list[str]:
+    """VersiveClient from this tree and from `other`, interleaved in fresh interpreters; calls/s and the ratio."""
+    results: dict[tuple[str, str, int], list[float]] = {}
+    for _ in range(rounds):
+        for backend in ("httpx", "aiohttp"):
+            for concurrency in concurrencies:
+                for tree in (ROOT, other):
+                    command = [sys.executable, "-c", SIDE_BY_SIDE, str(tree), base_url, backend, str(concurrency)]
+                    done = subprocess.run([*command, str(total)], capture_output=True, text=True, check=True, cwd=tree)
+                    results.setdefault((str(tree), backend, concurrency), []).append(float(done.stdout))
+    lines = [
+        f"VersiveClient calls/s, this tree against {other}, median of {rounds} interleaved round(s) of {total} calls",
+        "",
+        "| backend | " + " | ".join(f"c={c}" for c in concurrencies) + " |",
+        "| --- |" + " --- |" * len(concurrencies),
+    ]
+    for backend in ("httpx", "aiohttp"):
+        cells = []
+        for concurrency in concurrencies:
+            ours = statistics.median(results[str(ROOT), backend, concurrency])
+            theirs = statistics.median(results[str(other), backend, concurrency])
+            cells.append(f"{ours:,.0f} vs {theirs:,.0f} ({ours / theirs:.2f})")
+        lines.append(f"| {backend} | " + " | ".join(cells) + " |")
+    return lines
+
+
 # -- import time --------------------------------------------------------------------------
 
 
@@ -329,11 +383,14 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its tables."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="tiny counts, to check the benchmark runs")
+    parser.add_argument("--against", type=Path, metavar="DIR", help="compare with the checkout in DIR instead")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve is not None:
         serve(args.serve)
         return 0
+    if args.against is not None and not (args.against / "versive_client" / "__init__.py").exists():
+        parser.error(f"--against {args.against}: no versive_client package there")
     calls, rounds, imports, rows = (40, 1, 2, 200) if args.quick else (2000, 3, 15, 10_000)
     concurrencies = [1, 4] if args.quick else [1, 32, 256]
     # Installed packages come with their bytecode compiled; so must ours, or every fresh
@@ -343,6 +400,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, server: uvicorn+httptools on {base_url}")
         print()
+        if args.against is not None:
+            compileall.compile_dir(args.against / "versive_client", quiet=1)
+            side_by_side = (calls, 1) if args.quick else (3000, 5)
+            print("\n".join(against_table(args.against.resolve(), base_url, concurrencies, *side_by_side)))
+            return 0
         print("\n".join(throughput_table(base_url, concurrencies, calls, rounds)))
         print()
         print("\n".join(import_table(imports)))

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 from conftest import ROOT
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def test_the_benchmark_runs_and_prints_its_tables() -> None:
@@ -29,3 +34,16 @@ def test_the_benchmark_runs_and_prints_its_tables() -> None:
     assert "import versive_client" in result.stdout
     assert "create-batch, 200 rows at concurrency 16" in result.stdout
     assert "peak RSS" in result.stdout
+
+
+def test_the_side_by_side_comparison_runs(tmp_path: Path) -> None:
+    """--against DIR measures this tree's client against another checkout's, both backends; a bad DIR is refused."""
+    bench = [sys.executable, str(ROOT / "scripts" / "bench.py"), "--quick", "--against"]
+    result = subprocess.run([*bench, str(ROOT)], capture_output=True, text=True, check=False, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert f"this tree against {ROOT}" in result.stdout
+    assert re.search(r"^\| httpx \| [\d,]+ vs [\d,]+ \(\d\.\d\d\) \|", result.stdout, re.MULTILINE)
+    assert re.search(r"^\| aiohttp \| [\d,]+ vs [\d,]+ \(\d\.\d\d\) \|", result.stdout, re.MULTILINE)
+    refused = subprocess.run([*bench, str(tmp_path)], capture_output=True, text=True, check=False, timeout=60)
+    assert refused.returncode == 2
+    assert "no versive_client package there" in refused.stderr
