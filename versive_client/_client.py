@@ -114,14 +114,14 @@ class VersiveClient:
     ) -> None:
         """Check every option, then set up the pool; nothing is sent until a call."""
         _configure_logging_from_env()
-        key = _resolve_api_key(api_key)
         url = _resolve_base_url(base_url, allow_insecure=allow_insecure)
         options = Options(timeout=timeout, max_retries=max_retries, deadline=deadline, retry_policy=retry_policy)
-        # Header names in lower case (HTTP compares them without case): a default header replaces the SDK's own.
-        headers = Headers({"authorization": f"Bearer {key}", "user-agent": USER_AGENT})
-        headers.update(_check_default_headers(default_headers))
+        extra = _check_default_headers(default_headers)
         _check_callables(sleep, on_attempt)
         backend = _backend(http_backend, http_client, transport, url, trust_env=trust_env, pool=max_connections)
+        # The key last, and in no local of this frame: a traceback of a refused option cannot show it.
+        # Header names in lower case (HTTP compares them without case): a default header replaces the SDK's own.
+        headers = Headers({"authorization": f"Bearer {_resolve_api_key(api_key)}", "user-agent": USER_AGENT, **extra})
         sender = Sender(backend, budget=RetryBudget(), sleep=sleep, hooks=on_attempt)
         self._setup(url, sender, options, headers)
 

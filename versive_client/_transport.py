@@ -2,7 +2,7 @@
 
 A call is a `Request` (method, URL, headers, body) given to `Sender.send` with its
 `Options`. Each attempt goes to the client's backend (``_httpx`` or ``_aiohttp``), which
-answers with an `Answer` (status, raw headers, body as received) or raises `SendError`.
+answers with an `Answer` (status, its own headers, body as received) or raises `SendError`.
 Everything else happens here, once for every backend: the Idempotency-Key and retry-count
 headers, the deadline, decoding the body by its Content-Encoding, status → typed error,
 retries with backoff and the retry budget, and the `Attempt` that hooks and logging see.
