@@ -123,3 +123,26 @@ def test_a_busy_port_is_a_one_line_error(running: list[subprocess.Popen[str]]) -
     assert result.stderr.strip().splitlines() == [
         f"fake Versive: cannot listen on 127.0.0.1:{port}: Address already in use"
     ]
+
+
+def test_a_rate_limit_from_the_command_line(running: list[subprocess.Popen[str]]) -> None:
+    """--rate-limit 1 --burst 2 --no-rate-limit-headers: the third request at once is refused, the limit unstated."""
+    process, url = start("--port", "0", "--quiet", "--rate-limit", "1", "--burst", "2", "--no-rate-limit-headers")
+    running.append(process)
+    with httpx.Client(base_url=url, headers={"Authorization": "Bearer k"}) as client:
+        answers = [client.post(PATH, json={"study_id": "s"}) for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    assert answers[2].headers["retry-after"] == "1"
+    assert "x-ratelimit-limit" not in answers[0].headers
+
+
+def test_a_rate_limit_that_cannot_be_is_refused() -> None:
+    """--rate-limit 0 is bad usage: exit 2, naming the option."""
+    result = subprocess.run(
+        [sys.executable, "-m", "versive_client.testing", "--rate-limit", "0"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "--rate-limit/--burst: per_second must be > 0, got 0.0" in result.stderr

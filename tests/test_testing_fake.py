@@ -8,12 +8,13 @@ import re
 import uuid
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from conftest import AUTH, KEY, PATH
 
 from versive_client.models import Interview
-from versive_client.testing import FakeVersive
+from versive_client.testing import FakeVersive, RateLimit
 
 pytestmark = pytest.mark.asyncio
 
@@ -331,3 +332,60 @@ async def test_two_servers_get_two_ports() -> None:
     first, second = FakeVersive(), FakeVersive()
     async with first.serve() as url_1, second.serve() as url_2:
         assert url_1 != url_2
+
+
+async def test_a_rate_limit_refuses_above_it_before_the_api(fake_http: tuple[FakeVersive, httpx.AsyncClient]) -> None:
+    """RateLimit(burst=3): a fourth request at once is refused 429 with Retry-After, not created, and recorded."""
+    fake, client = fake_http
+    fake.rate_limit = RateLimit(0.5, burst=3)
+    fake.reset()
+    answers = [await client.post(PATH, headers=AUTH, json={"study_id": "s"}) for _ in range(4)]
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
+    refused = answers[3]
+    assert refused.json() == {"detail": "Too Many Requests"}
+    assert refused.headers["retry-after"] == "2", "a token frees in 2 s at half a request a second"
+    assert len(fake.interviews) == 3
+    assert fake.requests[3].status == 429
+    assert fake.requests[3].fault is None
+
+
+async def test_a_rate_limit_states_itself_in_headers_unless_told_not_to(
+    fake_http: tuple[FakeVersive, httpx.AsyncClient],
+) -> None:
+    """Every answer states the limit as the IETF draft and as X-RateLimit-*; with headers=False, none does."""
+    fake, client = fake_http
+    fake.rate_limit = RateLimit(200, burst=20)
+    fake.reset()
+    answer = await client.post(PATH, headers=AUTH, json={"study_id": "s"})
+    assert answer.headers["ratelimit-policy"] == '"default";q=200;w=1'
+    assert answer.headers["ratelimit"] == '"default";r=19;t=1'
+    assert (answer.headers["x-ratelimit-limit"], answer.headers["x-ratelimit-remaining"]) == ("200", "19")
+    assert answer.headers["x-ratelimit-reset"] == "1"
+    fake.rate_limit = RateLimit(200, burst=20, headers=False)
+    quiet = await client.post(PATH, headers=AUTH, json={"study_id": "s"})
+    assert not [name for name in quiet.headers if "ratelimit" in name]
+
+
+async def test_the_limit_refills_as_time_passes() -> None:
+    """Tokens come back at the limit's rate: a refused client that waits is served."""
+    fake = FakeVersive(api_key=KEY, rate_limit=RateLimit(50, burst=1))
+    async with httpx.AsyncClient(base_url="https://fake.versive.test", transport=fake.transport()) as client:
+        first = await client.post(PATH, headers=AUTH, json={"study_id": "s"})
+        second = await client.post(PATH, headers=AUTH, json={"study_id": "s"})
+        await anyio.sleep(0.05)
+        third = await client.post(PATH, headers=AUTH, json={"study_id": "s"})
+    assert [first.status_code, second.status_code, third.status_code] == [200, 429, 200]
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (lambda: RateLimit(0), ValueError, "per_second must be > 0, got 0"),
+        (lambda: RateLimit(10, burst=0), ValueError, "burst must be >= 1, got 0"),
+        (lambda: FakeVersive(rate_limit=10), TypeError, "rate_limit must be a RateLimit or None, got int"),  # type: ignore[arg-type]
+    ],
+)
+async def test_bad_rate_limits_are_refused(make: Any, error: type[Exception], message: str) -> None:
+    """A limit that cannot be is refused when it is made, naming the field."""
+    with pytest.raises(error, match=message):
+        make()

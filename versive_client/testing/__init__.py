@@ -17,7 +17,8 @@ without a valid bearer token, 422 with FastAPI's ``detail`` entries for a bad bo
 404/405 elsewhere), keeps what it created, records every request with the
 ``Authorization`` value redacted, and honours an ``Idempotency-Key`` header (the fake's
 own behaviour: the real API documents no such header). Faults are listed in
-:mod:`versive_client.testing.faults`.
+:mod:`versive_client.testing.faults`. ``FakeVersive(rate_limit=RateLimit(200, burst=20))``
+puts a server-side rate limit in front of it (429 with ``Retry-After`` above it).
 
 From a terminal: ``python -m versive_client.testing --port 0 [--api-key KEY]``.
 
@@ -25,7 +26,7 @@ From a terminal: ``python -m versive_client.testing --port 0 [--api-key KEY]``.
 """
 
 from . import faults
-from ._fake import FakeVersive, RecordedRequest
+from ._fake import FakeVersive, RateLimit, RecordedRequest
 from ._transport import FakeVersiveTransport
 
-__all__ = ["FakeVersive", "FakeVersiveTransport", "RecordedRequest", "faults"]
+__all__ = ["FakeVersive", "FakeVersiveTransport", "RateLimit", "RecordedRequest", "faults"]

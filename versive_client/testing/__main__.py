@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from ._fake import FakeVersive
+from ._fake import FakeVersive, RateLimit
 from ._server import open_listener, serve
 
 if TYPE_CHECKING:
@@ -32,6 +32,13 @@ def _parser() -> argparse.ArgumentParser:
         "--api-key", help="accept only this bearer token (default: accept any non-empty one)", metavar="KEY"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for probabilistic faults (default: 0)")
+    parser.add_argument(
+        "--rate-limit", type=float, metavar="PER_SECOND", help="answer 429 above this many requests a second"
+    )
+    parser.add_argument("--burst", type=int, default=10, help="requests at once under --rate-limit (default: 10)")
+    parser.add_argument(
+        "--no-rate-limit-headers", action="store_true", help="do not state the limit in RateLimit headers"
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
     return parser
 
@@ -54,10 +61,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         _parser().error(f"--port must be between 0 and 65535, got {args.port}")
     if args.api_key is not None and not args.api_key.strip():
         _parser().error("--api-key must not be empty")
+    limit = None
+    if args.rate_limit is not None:
+        try:
+            limit = RateLimit(args.rate_limit, burst=args.burst, headers=not args.no_rate_limit_headers)
+        except ValueError as exc:
+            _parser().error(f"--rate-limit/--burst: {exc}")
     if not args.quiet:
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
-        anyio.run(_run, FakeVersive(api_key=args.api_key, seed=args.seed), args.host, args.port)
+        fake = FakeVersive(api_key=args.api_key, seed=args.seed, rate_limit=limit)
+        anyio.run(_run, fake, args.host, args.port)
     except OSError as exc:
         print(f"fake Versive: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)  # noqa: T201
         return 1

@@ -6,14 +6,16 @@ import contextlib
 import datetime as dt
 import hmac
 import json
+import math
 import secrets
 import threading
+import time
 import uuid
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from attrs import frozen
+from attrs import field, frozen
 
 from versive_client.models import Interview
 
@@ -69,6 +71,34 @@ class RecordedRequest:
 
 
 @frozen
+class RateLimit:
+    """A limit in front of the fake API: `per_second` requests a second, `burst` at once (a token bucket).
+
+    A request over it is answered 429 before it reaches the API, with a ``Retry-After`` in
+    whole seconds (at least 1, as HTTP has it). With `headers`, every answer states the
+    limit, as the IETF httpapi draft does (``RateLimit-Policy: "default";q=200;w=1`` and
+    ``RateLimit: "default";r=<remaining>;t=<seconds until full>``) and as many APIs do
+    (``X-RateLimit-Limit``, ``X-RateLimit-Remaining``, ``X-RateLimit-Reset``).
+
+    .. versionadded:: 0.2.0
+    """
+
+    per_second: float = field()
+    burst: int = field(default=10)
+    headers: bool = True
+
+    @per_second.validator
+    def _check_per_second(self, _attribute: object, value: float) -> None:
+        if not value > 0:
+            raise ValueError(f"per_second must be > 0, got {value!r}")
+
+    @burst.validator
+    def _check_burst(self, _attribute: object, value: int) -> None:
+        if value < 1:
+            raise ValueError(f"burst must be >= 1, got {value!r}")
+
+
+@frozen
 class Reply:
     """The fake's answer to one request, before any transport effect of `fault`."""
 
@@ -99,11 +129,16 @@ class FakeVersive:
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, api_key: str | None = None, *, seed: int = 0) -> None:
-        """Create an empty fake; see the class docstring."""
+    def __init__(self, api_key: str | None = None, *, seed: int = 0, rate_limit: RateLimit | None = None) -> None:
+        """Create an empty fake; see the class docstring. `rate_limit` puts a `RateLimit` in front of it."""
         if api_key is not None and not api_key.strip():
             raise ValueError("api_key must be a non-empty string, or None to accept any bearer token")
+        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
+            raise TypeError(f"rate_limit must be a RateLimit or None, got {type(rate_limit).__name__}")
         self._api_key = api_key
+        self.rate_limit = rate_limit
+        self._tokens = float(rate_limit.burst) if rate_limit is not None else 0.0
+        self._refilled_at = time.monotonic()
         self.faults = FaultPlan(seed=seed)
         self._lock = threading.Lock()
         self._interviews: list[dict[str, Any]] = []
@@ -138,12 +173,13 @@ class FakeVersive:
         return [request.fault for request in self.requests if request.fault is not None]
 
     def reset(self) -> None:
-        """Forget interviews, requests, idempotency keys and scripted faults."""
+        """Forget interviews, requests, idempotency keys and scripted faults; refill the rate limit."""
         with self._lock:
             self._interviews.clear()
             self._requests.clear()
             self._idempotent.clear()
             self.faults.clear()
+            self._tokens = float(self.rate_limit.burst) if self.rate_limit is not None else 0.0
 
     # -- ways to reach it -------------------------------------------------------
 
@@ -193,12 +229,17 @@ class FakeVersive:
         path = urlsplit(target).path
         names = [(name.lower(), value) for name, value in headers]
         with self._lock:
-            fault = self.faults.next_fault()
-            if isinstance(fault, PRE_API_FAULTS) or (isinstance(fault, BadContentEncoding) and fault.status):
+            refused, limit_headers = self._take_token()
+            fault = None if refused else self.faults.next_fault()
+            if refused:
+                reply = _json_reply(HTTPStatus.TOO_MANY_REQUESTS, {"detail": "Too Many Requests"}, **limit_headers)
+            elif isinstance(fault, PRE_API_FAULTS) or (isinstance(fault, BadContentEncoding) and fault.status):
                 reply = _fault_reply(fault)
             else:
                 reply = self._answer(method.upper(), path, dict(names), body)
                 reply = _corrupt(reply, fault)
+            if limit_headers and not refused:
+                reply = Reply(reply.status, reply.headers + _header_pairs(limit_headers), reply.body, reply.fault)
             self._requests.append(
                 RecordedRequest(
                     method=method.upper(),
@@ -210,6 +251,30 @@ class FakeVersive:
                 )
             )
         return reply
+
+    def _take_token(self) -> tuple[bool, dict[str, str]]:
+        """Spend one of the rate limit's tokens: whether the request is refused, and the headers to state the limit."""
+        limit = self.rate_limit
+        if limit is None:
+            return False, {}
+        now = time.monotonic()
+        self._tokens = min(float(limit.burst), self._tokens + (now - self._refilled_at) * limit.per_second)
+        self._refilled_at = now
+        refused = self._tokens < 1.0
+        if not refused:
+            self._tokens -= 1.0
+        headers = {}
+        if refused:
+            headers["retry_after"] = str(max(1, math.ceil((1.0 - self._tokens) / limit.per_second)))
+        if limit.headers:
+            remaining = int(self._tokens)
+            reset = math.ceil((limit.burst - self._tokens) / limit.per_second)
+            per_second = f"{limit.per_second:g}"
+            headers["ratelimit_policy"] = f'"default";q={per_second};w=1'
+            headers["ratelimit"] = f'"default";r={remaining};t={reset}'
+            headers.update(x_ratelimit_limit=per_second, x_ratelimit_remaining=str(remaining))
+            headers["x_ratelimit_reset"] = str(reset)
+        return refused, headers
 
     def _answer(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:  # noqa: PLR0911 - a router
         if path != INTERVIEWS_PATH:
@@ -325,12 +390,16 @@ def _bearer_token(authorization: str) -> str | None:
 
 
 def _json_reply(status: int, body: object, **headers: str) -> Reply:
-    extra = tuple((name.replace("_", "-").title(), value) for name, value in headers.items())
     return Reply(
         status=int(status),
-        headers=(("content-type", "application/json"), *extra),
+        headers=(("content-type", "application/json"), *_header_pairs(headers)),
         body=json.dumps(body, separators=(",", ":")).encode(),
     )
+
+
+def _header_pairs(headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """``retry_after="1"`` as ``("Retry-After", "1")``."""
+    return tuple((name.replace("_", "-").title(), value) for name, value in headers.items())
 
 
 def _fault_reply(fault: Fault) -> Reply:
