@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from versive_client import Attempt, __version__
-from versive_client.cli._batch import Pace, idempotency_key
-from versive_client.testing import FakeVersive, faults
+from versive_client import __version__
+from versive_client.cli._batch import idempotency_key
+from versive_client.testing import FakeVersive, RateLimit, faults
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -126,6 +126,7 @@ def test_create_json_with_metadata(fake: tuple[FakeVersive, dict[str, str]]) -> 
             "Invalid value for '--concurrency': 0 is not in the range 1<=x<=256",
         ),
         (["interviews", "nope"], "No such command 'nope'"),
+        (["interviews", "create-batch", "x.csv", "--study-id", " ", "--out", "o.csv"], "--study-id: must not be empty"),
     ],
 )
 def test_bad_usage_exits_2_before_sending(
@@ -429,50 +430,6 @@ def test_a_truncated_last_row_is_redone(fake: tuple[FakeVersive, dict[str, str]]
     assert_complete(served, out, 5)
 
 
-def attempt(status: int) -> Attempt:
-    """An attempt that received `status`, as the client's hooks see it."""
-    return Attempt("POST", "https://x.test/api/v1/interviews", 1, status, None, None, None, None, 0.01)
-
-
-def test_pace_halves_on_429_and_recovers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The pace halves on a 429 (once per burst) and climbs back to the configured rate."""
-    clock = [1000.0]
-    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
-    pace = Pace(rate=20.0)
-    pace.observe(attempt(503))  # the client's on_attempt hook: only a 429 slows the pace
-    assert pace.current == 20.0
-    pace.observe(attempt(429))
-    pace.observe(attempt(429))
-    assert pace.current == 10.0
-    for _ in range(100):  # a burst of successes within one second: one step at most
-        pace.succeeded()
-    assert pace.current == 10.0
-    clock[0] += 1.0
-    for _ in range(100):
-        pace.succeeded()
-    assert pace.current == pytest.approx(11.0)
-    for _ in range(20):
-        clock[0] += 1.0
-        pace.succeeded()
-    assert pace.current == 20.0
-
-
-def test_an_unpaced_batch_starts_pacing_on_429_and_lets_go(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without --rate: no pace until a 429, then half the achieved rate, unpaced again after a quiet minute."""
-    clock = [1000.0]
-    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
-    pace = Pace()
-    assert pace.current is None
-    for _ in range(100):
-        clock[0] += 0.01
-        pace.succeeded()
-    pace.rate_limited()
-    assert pace.current == pytest.approx(10.0)
-    clock[0] += 61.0
-    pace.succeeded()
-    assert pace.current is None
-
-
 def test_python_m_without_the_cli_extra_says_what_to_install(tmp_path: Path) -> None:
     """`python -m versive_client` with click missing names the extra to install."""
     blocker = tmp_path / "click.py"
@@ -531,3 +488,108 @@ def test_version_and_fake_server_options() -> None:
     assert process.returncode == 0
     assert "POST /api/v1/interviews -> 401" in stderr
     assert "fs-key" not in stderr
+
+
+def test_a_row_whose_call_fails_is_a_failed_row_not_a_traceback(
+    fake: tuple[FakeVersive, dict[str, str]], tmp_path: Path
+) -> None:
+    """A body that never decodes, on every attempt of one row: that row fails with the reason, the rest are created."""
+    served, env = fake
+    served.faults.queue(*[faults.BadContentEncoding()] * 6)
+    participants = write_participants(tmp_path / "p.csv", 20)
+    out = tmp_path / "o.csv"
+    result = versive("interviews", "create-batch", participants, "--study-id", "s", "--out", out,
+                     "--concurrency", "1", env=env)  # fmt: skip
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "created 19, failed 1" in result.stdout
+    (failed,) = [row for row in read_results(out) if row["error"]]
+    assert "does not decode as its Content-Encoding (gzip) says (after 6 attempts)" in failed["error"]
+
+
+@pytest.mark.parametrize("how", ["stdin", "pipe"])
+def test_piped_input_is_read_once(fake: tuple[FakeVersive, dict[str, str]], tmp_path: Path, how: str) -> None:
+    """`create-batch -` reads stdin, and a named pipe (as `<(cat p.csv)` gives) works too: checked, then sent."""
+    served, env = fake
+    content = write_participants(tmp_path / "p.csv", 30).read_bytes()
+    out = tmp_path / "o.csv"
+    if how == "stdin":
+        command = [sys.executable, "-m", "versive_client", "interviews", "create-batch", "-", "--study-id", "s",
+                   "--out", str(out)]  # fmt: skip
+        result = subprocess.run(command, input=content, capture_output=True, check=False, env=env, timeout=120)
+    else:
+        pipe = tmp_path / "fifo.csv"
+        os.mkfifo(pipe)
+        command = [sys.executable, "-m", "versive_client", "interviews", "create-batch", str(pipe), "--study-id", "s",
+                   "--out", str(out)]  # fmt: skip
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        with pipe.open("wb") as writer:
+            writer.write(content)
+        stdout, stderr = process.communicate(timeout=120)
+        result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+    assert result.returncode == 0, result.stderr
+    assert b"created 30, failed 0" in result.stdout
+    assert_complete(served, out, 30)
+
+
+def test_resuming_with_another_study_is_refused(fake: tuple[FakeVersive, dict[str, str]], tmp_path: Path) -> None:
+    """The results file records the study: the same --out for another study is refused, untouched, nothing sent."""
+    served, env = fake
+    participants = write_participants(tmp_path / "p.csv", 5)
+    out = tmp_path / "o.csv"
+    assert (
+        versive("interviews", "create-batch", participants, "--study-id", "first", "--out", out, env=env).returncode
+        == 0
+    )
+    before = out.read_bytes()
+    result = versive("interviews", "create-batch", participants, "--study-id", "second", "--out", out, env=env)
+    assert result.returncode == 3
+    assert "holds results for study 'first', not 'second'" in result.stderr
+    assert out.read_bytes() == before
+    assert len(served.requests) == 5
+    assert {row["study_id"] for row in read_results(out)} == {"first"}
+
+
+def test_a_results_file_saved_with_a_byte_order_mark_resumes(
+    fake: tuple[FakeVersive, dict[str, str]], tmp_path: Path
+) -> None:
+    """An --out opened and saved by a spreadsheet (UTF-8 with a BOM) is still a results file."""
+    served, env = fake
+    participants = write_participants(tmp_path / "p.csv", 6)
+    out = tmp_path / "o.csv"
+    assert versive("interviews", "create-batch", participants, "--study-id", "s", "--out", out, env=env).returncode == 0
+    lines = out.read_text(encoding="utf-8").splitlines(keepends=True)
+    out.write_bytes("\ufeff".encode() + "".join(lines[:-2]).encode())  # two rows lost, and a BOM
+    rerun = versive("interviews", "create-batch", participants, "--study-id", "s", "--out", out, env=env)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "created 2, failed 0, skipped 4" in rerun.stdout
+    assert_complete(served, out, 6)
+
+
+def test_rate_limited_and_faulty_killed_midway_then_run_again_is_exactly_once(tmp_path: Path) -> None:
+    """Rate-limited (429s, no headers), 5% resets and 503s, SIGKILL midway, run again: each participant once.
+
+    2,000 rows; exactly one interview per participant on the fake, and one row per
+    participant in --out.
+    """
+    served = FakeVersive(api_key=KEY, seed=5, rate_limit=RateLimit(400, burst=20, headers=False))
+    served.faults.add_rule(faults.Reset(), probability=0.025)
+    served.faults.add_rule(faults.Status(503), probability=0.025)
+    with served.serve_in_thread() as base_url:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VERSIVE_")}
+        env.update(VERSIVE_API_KEY=KEY, VERSIVE_BASE_URL=base_url)
+        participants = write_participants(tmp_path / "p.csv", 2000)
+        out = tmp_path / "o.csv"
+        command = [sys.executable, "-m", "versive_client", "interviews", "create-batch", str(participants),
+                   "--study-id", "limits", "--out", str(out)]  # fmt: skip
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for_rows(out, 600, process)
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=60)
+        recorded = len(read_results(out))
+        assert 600 <= recorded < 2000
+        rerun = versive(*command[3:], env=env)
+        assert rerun.returncode == 0, rerun.stderr
+        assert f"skipped {recorded}" in rerun.stdout
+        assert_complete(served, out, 2000)
+        assert any(request.status == 429 for request in served.requests), "the limit was met"

@@ -72,3 +72,26 @@ def test_the_proxies_section_names_what_the_client_reads() -> None:
     section = _section("Proxies and TLS")
     for variable in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "trust_env=False"):
         assert variable in section
+
+
+def test_the_bulk_example_runs_against_the_fake() -> None:
+    """The "Many interviews at once" example, run in an event loop against the fake, creates one interview each."""
+    block = re.search(r"```python\n(.*?)```", _section("Many interviews at once"), re.DOTALL)
+    assert block is not None
+    program = (
+        "import asyncio\nfrom versive_client import VersiveClient\n\nasync def main() -> None:\n"
+        + textwrap.indent(block.group(1), "    ")
+        + "\nasyncio.run(main())\n"
+    )
+    fake = FakeVersive(api_key="readme-key")
+    with fake.serve_in_thread() as base_url:
+        env = {**os.environ, "VERSIVE_API_KEY": "readme-key", "VERSIVE_BASE_URL": base_url}
+        result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=False, env=env)
+    assert result.returncode == 0, result.stderr
+    assert sorted(line.split()[0] for line in result.stdout.splitlines()) == ["p-0001", "p-0002", "p-0003"]
+    assert len(fake.interviews) == 3
+    assert sorted(request.idempotency_key or "" for request in fake.requests) == [
+        "wave-3:p-0001",
+        "wave-3:p-0002",
+        "wave-3:p-0003",
+    ]

@@ -25,9 +25,10 @@ from versive_client._version import __version__
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
-    from types import TracebackType
+    from typing import Unpack
 
     from versive_client._transport import Attempt, Backend
+    from versive_client.bulk import BulkOptions, BulkRun, Items
 
 DEFAULT_BASE_URL = "https://api.getversive.com"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -157,16 +158,21 @@ class VersiveClient:
         max_retries: int | None = None,
         deadline: float | None = None,
         retry_policy: RetryPolicy | None = None,
+        on_attempt: Sequence[Callable[[Attempt], object]] = (),
     ) -> VersiveClient:
         """A client with other options that shares this one's pool, retry budget and hooks.
 
+        `on_attempt` adds hooks for the derived client's calls, after this client's.
         Closing it leaves this client open; closing this client closes it too.
+
+        .. versionchanged:: 0.2.0 `on_attempt`.
         """
         self._sender.check_open()
+        _check_callables(None, on_attempt)
         changes = {"timeout": timeout, "max_retries": max_retries, "deadline": deadline, "retry_policy": retry_policy}
         options = self._options.but(**changes)
         derived = object.__new__(VersiveClient)
-        derived._setup(self._base_url, self._sender.derive(), options, self._headers)
+        derived._setup(self._base_url, self._sender.derive(on_attempt), options, self._headers)
         return derived
 
     def __repr__(self) -> str:
@@ -196,11 +202,27 @@ class VersiveClient:
         """Use as ``async with VersiveClient() as versive:``."""
         return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         """Close the client."""
         await self.aclose()
+
+    def create_interviews(self, items: Items, **options: Unpack[BulkOptions]) -> BulkRun:
+        """Create an interview for each of `items`, many at once, paced by what the API says.
+
+        ::
+
+            async with versive.create_interviews(rows, concurrency=16) as results:
+                async for result in results:  # as each finishes, successes and failures alike
+                    print(result.index, result.interview.link if result.ok else result.error)
+
+        Each item is a mapping of `create_interview`'s arguments; items are read as workers
+        are free. See `versive_client.bulk.BulkRun` for the options and the pacing.
+
+        .. versionadded:: 0.2.0
+        """
+        from versive_client.bulk import BulkRun  # noqa: PLC0415 - only for bulk calls
+
+        return BulkRun(self, items, **options)
 
     async def create_interview(
         self,

@@ -203,6 +203,8 @@ class Attempt(NamedTuple):
     idempotency_key: str | None
     elapsed: float
     """Seconds the attempt took."""
+    headers: Mapping[str, str] | None = None
+    """The response's headers (names in any case), or None when it got no response."""
 
 
 class Sender:
@@ -227,9 +229,9 @@ class Sender:
         # Not for security: jitter only needs to differ between clients and calls.
         self._random = random.Random()  # noqa: S311
 
-    def derive(self) -> Sender:
-        """A sender sharing this one's backend, budget, sleep and hooks, closed when this one is."""
-        return Sender(self.backend, budget=self.budget, sleep=self._sleep, hooks=self.hooks, parent=self)
+    def derive(self, hooks: Sequence[Callable[[Attempt], object]] = ()) -> Sender:
+        """A sender sharing this one's backend, budget, sleep and hooks (and `hooks` after them), closed with it."""
+        return Sender(self.backend, budget=self.budget, sleep=self._sleep, hooks=(*self.hooks, *hooks), parent=self)
 
     def check_open(self) -> None:
         """Raise if this client, or one it was derived from (they share the pool), has been closed."""
@@ -266,10 +268,13 @@ class Sender:
             if error is not None and retryable and attempt <= options.max_retries:
                 wait = self._wait_before_retry(error, attempt, options.retry_policy, deadline)
             if self.hooks or logger.isEnabledFor(logging.DEBUG):
-                status = answer.status_code if answer is not None else getattr(error, "status_code", None)
+                got = answer if answer is not None else error  # the response's status and headers, if any
+                status, headers = getattr(got, "status_code", None), getattr(got, "headers", None)
                 retry_after = error.retry_after if isinstance(error, APIStatusError) else None
                 key, elapsed = request.headers.get(IDEMPOTENCY_HEADER), time.monotonic() - started
-                event = Attempt(request.method, request.url, attempt, status, error, wait, retry_after, key, elapsed)
+                event = Attempt(
+                    request.method, request.url, attempt, status, error, wait, retry_after, key, elapsed, headers
+                )
                 for hook in (_log_attempt, *self.hooks):  # logging is the first user of the hooks
                     hook(event)
             if answer is not None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from versive_client import VersiveClient, VersiveError, __version__
-from versive_client.cli._batch import BatchSpec, InputError, Pace, Tally, run_batch
+from versive_client.cli._batch import BatchSpec, InputError, Tally, run_batch
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
@@ -139,14 +139,16 @@ def create(
 
 
 @interviews.command("create-batch", epilog=EXIT_CODES)
-@click.argument("participants", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("participants", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @click.option("--study-id", required=True, help="The study every interview belongs to.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Results CSV file.")
 @click.option("--id-column", default="participant_id", show_default=True, help="Column with the participant id.")
 @click.option("--title-column", help="Column with each interview's title.")
 @click.option("--language", default="English", show_default=True, help="The interviews' language.")
 @click.option("--concurrency", default=16, show_default=True, type=click.IntRange(1, 256), help="Requests at once.")
-@click.option("--rate", type=click.FloatRange(min=0.01), help="At most this many requests per second.")
+@click.option(
+    "--rate", type=click.FloatRange(min=0.01), help="At most this many requests per second, retries included."
+)
 @click.pass_obj
 def create_batch(
     settings: Settings,
@@ -160,7 +162,7 @@ def create_batch(
     concurrency: int,
     rate: float | None,
 ) -> None:
-    r"""Create one interview per row of PARTICIPANTS (a UTF-8 CSV file with a header).
+    r"""Create one interview per row of PARTICIPANTS (a UTF-8 CSV file with a header; - for stdin).
 
     \b
     Every column except --title-column goes into the interview's metadata, under its
@@ -168,30 +170,31 @@ def create_batch(
     The whole file is checked first (id column present, ids non-empty and unique,
     UTF-8); if anything is wrong, nothing is sent.
     \b
+    Requests go as fast as --concurrency allows until the API refuses some (429) or
+    states its rate limit; then at the pace it accepts. --rate caps them.
+    \b
     Each result is written to --out as soon as it is known, one row per participant:
-    participant_id, interview_id, link, status, created_at, error.
+    participant_id, study_id, interview_id, link, status, created_at, error.
     Run the same command again after an interruption or failures: participants
-    already in --out are skipped, failed rows are retried. Each row's idempotency key
+    already in --out are skipped, failed rows are retried (an --out for another
+    study is refused). Each row's idempotency key
     is derived from the study and participant id, so a request in flight at a crash
     is not duplicated by a server that honours the key. (The Versive API does not
     document idempotency; the bundled fake honours it.)
     """
+    for value, option in ((study_id, "--study-id"), (language, "--language"), (id_column, "--id-column")):
+        if not value.strip():
+            raise click.BadParameter("must not be empty", param_hint=option)
     spec = BatchSpec(participants, out, study_id, id_column, title_column, language)
-    pace = Pace(rate)
-
     progress = _Progress()
 
     async def go() -> int:
-        # aiohttp's faster pool when the aiohttp extra is installed; the 429s every attempt
-        # meets (retried ones too) slow the pace.
+        # aiohttp's faster pool when the aiohttp extra is installed.
         backend = "aiohttp" if importlib.util.find_spec("aiohttp") else "httpx"
-        client = settings.client(
-            http_backend=backend, max_connections=concurrency, max_retries=5, on_attempt=[pace.observe]
-        )
-        async with client as versive:
+        async with settings.client(http_backend=backend, max_connections=concurrency, max_retries=5) as versive:
             try:
                 tally = await run_batch(
-                    versive, spec, concurrency=concurrency, pace=pace, tally_out=progress.start, progress=progress.step
+                    versive, spec, concurrency=concurrency, rate=rate, tally_out=progress.start, progress=progress.step
                 )
             finally:
                 progress.stop()
@@ -300,14 +303,37 @@ def demo(as_json: bool) -> None:  # noqa: FBT001
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
 @click.option("--api-key", "fake_api_key", metavar="KEY", help="Accept only this bearer token (default: any).")
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="PER_SECOND",
+    help="Answer 429 above this many requests a second.",
+)
+@click.option(
+    "--burst", default=10, show_default=True, type=click.IntRange(1), help="Requests at once under the limit."
+)
+@click.option("--no-rate-limit-headers", is_flag=True, help="Do not state the limit in RateLimit headers.")
 @click.option("--quiet", is_flag=True, help="Do not log requests.")
-def fake_server(host: str, port: int, fake_api_key: str | None, quiet: bool) -> None:  # noqa: FBT001
+def fake_server(
+    *,
+    host: str,
+    port: int,
+    fake_api_key: str | None,
+    rate_limit: float | None,
+    burst: int,
+    no_rate_limit_headers: bool,
+    quiet: bool,
+) -> None:
     """Run the fake Versive; the first line of output is its base URL. Stops on Ctrl-C."""
     from versive_client.testing.__main__ import main as serve_main  # noqa: PLC0415
 
     args = ["--host", host, "--port", str(port)]
     if fake_api_key is not None:
         args += ["--api-key", fake_api_key]
+    if rate_limit is not None:
+        args += ["--rate-limit", str(rate_limit), "--burst", str(burst)]
+    if no_rate_limit_headers:
+        args.append("--no-rate-limit-headers")
     if quiet:
         args.append("--quiet")
     sys.exit(serve_main(args))

@@ -1,36 +1,40 @@
-"""create-batch: one interview per CSV row, checked first, paced, streamed, resumable.
+"""create-batch: one interview per CSV row, checked first, then sent through VersiveClient.create_interviews.
 
 The input is read twice, never held whole: once to check every row before anything is
-sent, once to send. Each result is written and flushed as soon as it is known, so a run
-killed at any moment leaves a results file that says exactly what was created. A rerun
-keeps the successful rows, retries the rest, and derives each row's idempotency key
-from the study and participant id, so a request in flight at the crash is not
-duplicated by a server that honours the key.
+sent, once to send (input from a pipe or stdin is copied to a temporary file as it is
+checked). Each result is written and flushed as soon as it is known, so a run killed at
+any moment leaves a results file that says exactly what was created, and for which
+study. A rerun keeps the successful rows, retries the rest, and derives each row's
+idempotency key from the study and participant id, so a request in flight at the crash
+is not duplicated by a server that honours the key.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import csv
 import hashlib
 import os
+import shutil
+import stat
+import sys
+import tempfile
 import time
-from collections import deque
-from typing import IO, TYPE_CHECKING
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 from attrs import define, field
 
-from versive_client import VersiveError
+from versive_client.bulk import Pacer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator, Sequence
-    from pathlib import Path
 
-    from versive_client import Attempt, VersiveClient
+    from versive_client import VersiveClient
     from versive_client.models import Interview
 
-RESULT_COLUMNS = ("participant_id", "interview_id", "link", "status", "created_at", "error")
+RESULT_COLUMNS = ("participant_id", "study_id", "interview_id", "link", "status", "created_at", "error")
+STDIN = Path("-")
 MAX_PROBLEMS_SHOWN = 20
 
 
@@ -40,7 +44,11 @@ class InputError(Exception):
 
 @define
 class BatchSpec:
-    """What to create: the input, where results go, and the columns that matter."""
+    """What to create: the input, where results go, and the columns that matter.
+
+    `source` is the input as given (``-`` for stdin), named in messages; `readable` is the
+    file read, the same unless the input had to be copied to be read twice.
+    """
 
     source: Path
     out: Path
@@ -48,6 +56,7 @@ class BatchSpec:
     id_column: str = "participant_id"
     title_column: str | None = None
     language: str = "English"
+    readable: Path | None = None
 
 
 @define
@@ -57,6 +66,16 @@ class Row:
     participant_id: str
     title: str | None
     metadata: dict[str, str]
+
+    def arguments(self, spec: BatchSpec) -> dict[str, Any]:
+        """This row as an item for ``create_interviews``: create_interview's arguments."""
+        return {
+            "study_id": spec.study_id,
+            "title": self.title,
+            "metadata": self.metadata,
+            "language": spec.language,
+            "idempotency_key": idempotency_key(spec.study_id, self.participant_id),
+        }
 
 
 def idempotency_key(study_id: str, participant_id: str) -> str:
@@ -76,6 +95,27 @@ def _open_csv(path: Path) -> Iterator[IO[str]]:
         yield handle
 
 
+@contextlib.contextmanager
+def readable_twice(spec: BatchSpec) -> Iterator[BatchSpec]:
+    """`spec` with an input that can be read twice: the file itself, or a temporary copy of a pipe or stdin."""
+    if spec.source != STDIN:
+        try:
+            regular = stat.S_ISREG(spec.source.stat().st_mode)
+        except OSError as exc:
+            raise InputError(f"{spec.source}: cannot read: {exc.strerror}") from None
+        if regular:
+            yield spec
+            return
+    with tempfile.TemporaryDirectory(prefix="versive-batch-") as scratch:
+        copy = Path(scratch) / "input.csv"
+        with contextlib.ExitStack() as closing:
+            raw = sys.stdin.buffer if spec.source == STDIN else closing.enter_context(spec.source.open("rb"))
+            with copy.open("wb") as written:
+                shutil.copyfileobj(raw, written)
+        spec.readable = copy
+        yield spec
+
+
 def check_input(spec: BatchSpec) -> set[str]:
     """Read the whole input once and refuse it, listing every problem, unless every row is usable.
 
@@ -84,7 +124,7 @@ def check_input(spec: BatchSpec) -> set[str]:
     problems: list[str] = []
     seen: dict[str, int] = {}
     rows = 0
-    with _open_csv(spec.source) as handle:
+    with _open_csv(spec.readable or spec.source) as handle:
         reader = csv.reader(handle)
         try:
             header = next(reader, [])
@@ -111,7 +151,7 @@ def check_input(spec: BatchSpec) -> set[str]:
             raise InputError(f"{spec.source}: line {reader.line_num}: not valid CSV: {exc}") from None
         except UnicodeDecodeError:
             # Decoding goes block by block; find the line for the message.
-            _check_utf8(spec.source)
+            _check_utf8(spec.readable or spec.source, spec.source)
             raise  # pragma: no cover - _check_utf8 finds what the decoder found
     if problems:
         shown = problems[:MAX_PROBLEMS_SHOWN]
@@ -125,19 +165,15 @@ def check_input(spec: BatchSpec) -> set[str]:
     return set(seen)
 
 
-def _check_utf8(path: Path) -> None:
+def _check_utf8(path: Path, name: Path) -> None:
     """Refuse a file that is not UTF-8, naming the line (the csv reader decodes in blocks)."""
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    with handle:
+    with path.open("rb") as handle:
         for line, raw in enumerate(handle, start=1):
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise InputError(
-                    f"{path}: line {line}: not UTF-8 ({exc.reason} at column {exc.start + 1}); "
+                    f"{name}: line {line}: not UTF-8 ({exc.reason} at column {exc.start + 1}); "
                     "save the file as UTF-8 CSV"
                 ) from None
 
@@ -156,7 +192,7 @@ def _check_header(spec: BatchSpec, columns: Sequence[str]) -> None:
 
 def read_rows(spec: BatchSpec, skip: set[str]) -> Generator[Row]:
     """The input's rows (already checked), except the participants in `skip`."""
-    with _open_csv(spec.source) as handle:
+    with _open_csv(spec.readable or spec.source) as handle:
         reader = csv.reader(handle)
         header = next(reader)
         id_index = header.index(spec.id_column)
@@ -180,104 +216,44 @@ def read_rows(spec: BatchSpec, skip: set[str]) -> Generator[Row]:
             yield Row(participant, title, metadata)
 
 
-def resume_results(out: Path) -> set[str]:
+def resume_results(out: Path, study_id: str) -> set[str]:
     """Keep the successful rows of an earlier run's results file, drop the rest; return who is done.
 
     The file is rewritten (atomically) with only those rows, so each participant ends
-    with exactly one row. A row cut short by a crash counts as not done.
+    with exactly one row. A row cut short by a crash counts as not done. A file written
+    for another study is refused: its participants are not this study's.
     """
     if not out.exists():
         return set()
     done: set[str] = set()
-    with out.open(encoding="utf-8", newline="") as handle:
+    # utf-8-sig: a results file saved again by a spreadsheet may start with a byte-order mark.
+    with out.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         if tuple(reader.fieldnames or ()) != RESULT_COLUMNS:
             raise InputError(
                 f"{out}: exists but is not a results file (expected the columns {', '.join(RESULT_COLUMNS)}); "
                 "choose another --out or remove it"
             )
-        kept = out.with_name(f".{out.name}.resume")
-        with kept.open("w", encoding="utf-8", newline="") as rewritten:
-            writer = csv.writer(rewritten)
-            writer.writerow(RESULT_COLUMNS)
-            for record in reader:
-                participant = record.get("participant_id") or ""
-                complete = None not in record and all(record.get(c) is not None for c in RESULT_COLUMNS)
-                if complete and record["interview_id"] and not record["error"] and participant not in done:
-                    writer.writerow([record[c] for c in RESULT_COLUMNS])
-                    done.add(participant)
-            rewritten.flush()
-            os.fsync(rewritten.fileno())
+        records = [record for record in reader if None not in record and None not in record.values()]
+    other = next((record["study_id"] for record in records if record["study_id"] != study_id), None)
+    if other is not None:
+        raise InputError(
+            f"{out}: holds results for study {other!r}, not {study_id!r}: choose another --out for this study, "
+            f"or resume with --study-id {other}"
+        )
+    kept = out.with_name(f".{out.name}.resume")
+    with kept.open("w", encoding="utf-8", newline="") as rewritten:
+        writer = csv.writer(rewritten)
+        writer.writerow(RESULT_COLUMNS)
+        for record in records:
+            participant = record["participant_id"]
+            if record["interview_id"] and not record["error"] and participant not in done:
+                writer.writerow([record[column] for column in RESULT_COLUMNS])
+                done.add(participant)
+        rewritten.flush()
+        os.fsync(rewritten.fileno())
     kept.replace(out)
     return done
-
-
-@define
-class Pace:
-    """Requests per second for the whole batch: `rate` if given, halved on each 429, recovering after.
-
-    Without `rate` the batch runs unpaced until a 429, then paces at half the rate it
-    was achieving, and speeds up again by 10% for each second without a 429.
-    """
-
-    rate: float | None = None
-    _limit: float | None = field(init=False)
-    _next: float = field(init=False, factory=time.monotonic)
-    _recent: deque[float] = field(init=False, factory=deque)
-    _last_slowdown: float = field(init=False, default=0.0)
-    _last_change: float = field(init=False, default=0.0)
-
-    def __attrs_post_init__(self) -> None:
-        """Start at the configured rate (or unpaced)."""
-        self._limit = self.rate
-
-    @property
-    def current(self) -> float | None:
-        """Requests per second allowed now; None when unpaced."""
-        return self._limit
-
-    async def wait_turn(self) -> None:
-        """Wait until the pace allows one more request."""
-        if self._limit is None:
-            return
-        now = time.monotonic()
-        self._next = max(self._next, now)
-        wait = self._next - now
-        self._next += 1.0 / self._limit
-        if wait > 0:
-            await asyncio.sleep(wait)
-
-    def succeeded(self) -> None:
-        """Note a success: recover towards the configured rate."""
-        now = time.monotonic()
-        self._recent.append(now)
-        while self._recent and self._recent[0] < now - 5.0:
-            self._recent.popleft()
-        if self._limit is None or now - self._last_change < 1.0:
-            return  # at most one step up per second
-        self._last_change = now
-        recovered = self._limit * 1.1
-        if self.rate is not None:
-            self._limit = min(self.rate, recovered)
-        elif now - self._last_slowdown > 60.0:  # noqa: PLR2004 - a minute without 429s: unpaced again
-            self._limit = None
-        else:
-            self._limit = recovered
-
-    def observe(self, attempt: Attempt) -> None:
-        """A client's `on_attempt` hook: each attempt answered 429 slows the pace."""
-        if attempt.status_code == 429:  # noqa: PLR2004 - Too Many Requests
-            self.rate_limited()
-
-    def rate_limited(self) -> None:
-        """Note a 429: halve the pace."""
-        now = time.monotonic()
-        if now - self._last_slowdown < 1.0 and self._limit is not None:
-            return  # one slowdown per second, however many requests saw the same 429 burst
-        achieved = len(self._recent) / 5.0 if self._recent else 1.0
-        base = self._limit if self._limit is not None else max(achieved, 1.0)
-        self._limit = max(0.1, base / 2.0)
-        self._last_slowdown = self._last_change = now
 
 
 @define
@@ -301,70 +277,59 @@ async def run_batch(
     spec: BatchSpec,
     *,
     concurrency: int,
-    pace: Pace,
+    rate: float | None,
     tally_out: Callable[[Tally], None],
     progress: Callable[[Tally], None],
 ) -> Tally:
-    """Create the interviews; `progress` is called after each row, `tally_out` once counts are known."""
-    participants = check_input(spec)
-    done = resume_results(spec.out)
-    tally = Tally(total=len(participants - done), skipped=len(participants & done))
-    tally_out(tally)
-    with spec.out.open("a", encoding="utf-8", newline="") as handle:
-        results = _Results(handle, tally, progress)
+    """Create the interviews; `progress` is called after each row, `tally_out` once counts are known.
 
-        rows = read_rows(spec, done)
-
-        async def work() -> None:
-            # The workers share one iterator over the input: each takes the next row when it
-            # is free. (The iterator never awaits, so no two workers are ever inside it.)
-            for row in rows:
-                await pace.wait_turn()
-                try:
-                    interview = await client.create_interview(
-                        spec.study_id,
-                        title=row.title,
-                        metadata=row.metadata,
-                        language=spec.language,
-                        idempotency_key=idempotency_key(spec.study_id, row.participant_id),
-                    )
-                except VersiveError as exc:
-                    results.failed(row, " ".join(str(exc).split()))
-                else:
-                    pace.succeeded()
-                    results.created(row, interview)
-
-        try:
-            async with asyncio.TaskGroup() as tasks:
-                for _ in range(concurrency):
-                    tasks.create_task(work())
-        finally:
-            rows.close()  # closes the input file, also when the run is cancelled
+    `rate` caps requests per second, retries included; under it, the pace follows the API.
+    """
+    with readable_twice(spec):
+        participants = check_input(spec)
+        done = resume_results(spec.out, spec.study_id)
+        tally = Tally(total=len(participants - done), skipped=len(participants & done))
+        tally_out(tally)
+        with spec.out.open("a", encoding="utf-8", newline="") as handle:
+            results = _Results(handle, spec.study_id, tally, progress)
+            rows = read_rows(spec, done)
+            items = (row.arguments(spec) for row in rows)
+            try:
+                async with client.create_interviews(items, concurrency=concurrency, pacer=Pacer(rate)) as outcomes:
+                    async for outcome in outcomes:
+                        participant = outcome.input["metadata"][spec.id_column]
+                        if outcome.interview is not None:
+                            results.created(participant, outcome.interview)
+                        else:
+                            results.failed(participant, " ".join(str(outcome.error).split()))
+            finally:
+                rows.close()  # closes the input file, also when the run is cancelled
     return tally
 
 
 class _Results:
     """The results file: a header when new, then one row per participant, flushed as it is written."""
 
-    def __init__(self, handle: IO[str], tally: Tally, progress: Callable[[Tally], None]) -> None:
+    def __init__(self, handle: IO[str], study_id: str, tally: Tally, progress: Callable[[Tally], None]) -> None:
         self._handle = handle
         self._writer = csv.writer(handle)
+        self._study_id = study_id
         self._tally = tally
         self._progress = progress
         if handle.tell() == 0:
             self._writer.writerow(RESULT_COLUMNS)
             handle.flush()
 
-    def created(self, row: Row, interview: Interview) -> None:
-        """Record an interview created for `row`."""
+    def created(self, participant: str, interview: Interview) -> None:
+        """Record an interview created for `participant`."""
         created_at = interview.created_at.isoformat()
-        self._write([row.participant_id, interview.id, interview.link, interview.status, created_at, ""])
+        self._write([participant, self._study_id, interview.id, interview.link, interview.status, created_at, ""])
         self._tally.created += 1
         self._progress(self._tally)
 
-    def failed(self, row: Row, error: str) -> None:
-        """Record why `row` failed."""
-        self._write([row.participant_id, "", "", "", "", error])
+    def failed(self, participant: str, error: str) -> None:
+        """Record why `participant`'s interview could not be created."""
+        self._write([participant, self._study_id, "", "", "", "", error])
         self._tally.failed += 1
         self._progress(self._tally)
 
