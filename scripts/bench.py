@@ -13,6 +13,13 @@ in a throwaway base install (built with uv from the lock) and in this environmen
 `versive interviews create-batch` against a plain aiohttp loop writing the same results,
 at the same concurrency, interleaved, with the batch's peak RSS.
 
+Then, batches under rate limits (``--limits-only`` runs just these): `create_interviews`
+over 5,000 rows against the fake Versive limited to 200 requests/s (burst 20), with and
+without rate-limit headers, giving goodput and the share of requests answered 429, and a
+plot of the pace and the 429s over time (``--plot``, default docs/pace-under-limits.svg);
+and the same batch against an unlimited fake that answers a random 2% with ``429
+Retry-After: 0``, against the same batch with no 429s.
+
 With ``--against DIR``, it measures instead what a change costs: VersiveClient from this
 tree and from the checkout in DIR (a worktree of an earlier commit, say), each in fresh
 interpreters, interleaved round by round against the same server, on both backends, with
@@ -43,10 +50,11 @@ import aiohttp
 import httpx
 
 import versive_client
-from versive_client import VersiveClient
+from versive_client import Attempt, VersiveClient
 from versive_client._generated import AuthenticatedClient
 from versive_client._generated.api.interviews import create_interview
 from versive_client.models import CreateInterviewReqV1
+from versive_client.testing import FakeVersive, RateLimit, faults
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -248,6 +256,139 @@ def against_table(other: Path, base_url: str, concurrencies: list[int], total: i
     return lines
 
 
+# -- batches under rate limits --------------------------------------------------------------
+
+LIMIT_PER_SECOND = 200
+LIMIT_BURST = 20
+SAMPLE_SECONDS = 0.25
+
+
+class Timeline:
+    """Every `SAMPLE_SECONDS` of a batch: the pace, the requests answered, and those answered 429."""
+
+    def __init__(self) -> None:
+        """Start now."""
+        self.started = time.monotonic()
+        self.points: list[tuple[float, float | None, int, int]] = []  # (seconds, pace, answered, refused)
+        self._answered = self._refused = 0
+
+    def observe(self, attempt: Attempt) -> None:
+        """A client's on_attempt hook: count the answer."""
+        self._answered += attempt.status_code is not None
+        self._refused += attempt.status_code == 429  # noqa: PLR2004
+
+    def sample(self, pace: float | None) -> None:
+        """Record this moment's pace and the counts since the last sample."""
+        self.points.append((time.monotonic() - self.started, pace, self._answered, self._refused))
+        self._answered = self._refused = 0
+
+
+async def limited_batch(fake: FakeVersive, rows: int, timeline: Timeline | None = None) -> tuple[float, int, int]:
+    """Create `rows` interviews through `create_interviews` against `fake`: rows/s, requests, and 429s among them."""
+    hooks = [timeline.observe] if timeline is not None else []
+    items = ({"study_id": "study_bench", "metadata": {"participant_id": f"p-{n}"}} for n in range(rows))
+    with fake.serve_in_thread() as base_url:
+        async with VersiveClient(
+            KEY, base_url=base_url, http_backend="aiohttp", max_retries=8, on_attempt=hooks
+        ) as client:
+            started = time.monotonic()
+            async with client.create_interviews(items, concurrency=16) as results:
+                sampler = asyncio.create_task(_sample(results.pacer, timeline)) if timeline else None
+                created = sum([result.ok async for result in results])
+                if sampler is not None:
+                    sampler.cancel()
+            seconds = time.monotonic() - started
+    if created != rows:
+        raise SystemExit(f"bench: {rows - created} row(s) of the batch failed")
+    refused = sum(1 for request in fake.requests if request.status == 429)  # noqa: PLR2004
+    return created / seconds, len(fake.requests), refused
+
+
+async def _sample(pacer: Any, timeline: Timeline) -> None:
+    while True:
+        await asyncio.sleep(SAMPLE_SECONDS)
+        timeline.sample(pacer.rate)
+
+
+def limits_table(rows: int, plot: Path | None) -> list[str]:
+    """Goodput and 429s under a 200 requests/s limit (stated, then not), and random 429s against none."""
+    lines = []
+    for headers in (True, False):
+        timeline = Timeline() if plot is not None and not headers else None
+        limit = RateLimit(LIMIT_PER_SECOND, burst=LIMIT_BURST, headers=headers)
+        rate, requests, refused = asyncio.run(limited_batch(FakeVersive(api_key=KEY, rate_limit=limit), rows, timeline))
+        stated = "stated in RateLimit headers" if headers else "not stated (no rate-limit headers)"
+        lines.append(
+            f"create_interviews, {rows:,} rows, fake limited to {LIMIT_PER_SECOND} requests/s (burst {LIMIT_BURST}), "
+            f"limit {stated}: {rate:.0f} rows/s ({rate / LIMIT_PER_SECOND:.2f} of the limit); "
+            f"{refused} of {requests} requests answered 429 ({refused / requests:.1%})"
+        )
+        if timeline is not None and plot is not None:
+            plot.write_text(pace_svg(timeline, rows))
+            lines.append(f"plot of that batch's pace and 429s: {plot}")
+    quiet, _, _ = asyncio.run(limited_batch(FakeVersive(api_key=KEY), rows))
+    noisy_fake = FakeVersive(api_key=KEY, seed=1)
+    noisy_fake.faults.add_rule(faults.Status(429, retry_after=0), probability=0.02)
+    noisy, requests, refused = asyncio.run(limited_batch(noisy_fake, rows))
+    lines.append(
+        f"create_interviews, {rows:,} rows, unlimited fake: {quiet:.0f} rows/s with no 429s, {noisy:.0f} rows/s with "
+        f"{refused} of {requests} requests answered 429 Retry-After: 0 at random (ratio {noisy / quiet:.2f})"
+    )
+    return lines
+
+
+def pace_svg(timeline: Timeline, rows: int) -> str:
+    """The pace, the requests answered and those answered 429 each second, over the batch, as an SVG line chart.
+
+    Hand-written rather than with a plotting library: three polylines and their axes do
+    not need one, and the benchmark stays on the project's own dependencies.
+    """
+    width, height, left, bottom = 800, 320, 60, 40
+    end = max(point[0] for point in timeline.points) if timeline.points else 1.0
+    top = LIMIT_PER_SECOND * 1.5
+
+    def x(seconds: float) -> float:
+        return left + (width - left - 20) * seconds / end
+
+    def y(per_second: float) -> float:
+        return height - bottom - (height - bottom - 20) * min(per_second, top) / top
+
+    def line(values: list[tuple[float, float]], colour: str) -> str:
+        points = " ".join(f"{x(at):.1f},{y(value):.1f}" for at, value in values)
+        return f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{points}"/>'
+
+    pace = [(at, rate) for at, rate, _, _ in timeline.points if rate is not None]
+    answered = [(at, count / SAMPLE_SECONDS) for at, _, count, _ in timeline.points]
+    refused = [(at, count / SAMPLE_SECONDS) for at, _, _, count in timeline.points]
+    ticks = "".join(
+        f'<line x1="{left}" x2="{width - 20}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#ddd"/>'
+        f'<text x="{left - 8}" y="{y(v) + 4:.1f}" text-anchor="end">{v}</text>'
+        for v in range(0, int(top) + 1, 50)
+    )
+    seconds = "".join(
+        f'<text x="{x(t):.1f}" y="{height - bottom + 18}" text-anchor="middle">{t}</text>'
+        for t in range(0, int(end) + 1, 5)
+    )
+    limit = (
+        f'<line x1="{left}" x2="{width - 20}" y1="{y(LIMIT_PER_SECOND)}" y2="{y(LIMIT_PER_SECOND)}" '
+        'stroke="#888" stroke-dasharray="6 4"/>'
+    )
+    title = (
+        f"create_interviews, {rows:,} rows, against a limit of {LIMIT_PER_SECOND} requests/s "
+        f"(burst {LIMIT_BURST}) the server does not state: requests/s over seconds"
+    )
+    legend = (
+        '<text x="70" y="16" fill="#1f77b4">pace</text><text x="120" y="16" fill="#2ca02c">answered</text>'
+        '<text x="200" y="16" fill="#d62728">answered 429</text><text x="300" y="16" fill="#888">the limit</text>'
+        f'<text x="{width - 20}" y="16" text-anchor="end">requests per second, over seconds of the batch</text>'
+    )
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" '
+        f'font-size="11"><title>{title}</title><rect width="100%" height="100%" fill="white"/>{ticks}{seconds}'
+        f"{limit}{line(answered, '#2ca02c')}{line(refused, '#d62728')}{line(pace, '#1f77b4')}{legend}</svg>\n"
+    )
+
+
 # -- import time --------------------------------------------------------------------------
 
 
@@ -384,6 +525,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="tiny counts, to check the benchmark runs")
     parser.add_argument("--against", type=Path, metavar="DIR", help="compare with the checkout in DIR instead")
+    parser.add_argument("--limits-only", action="store_true", help="only the batches under rate limits")
+    parser.add_argument("--plot", type=Path, help="where to write the plot (default: docs/pace-under-limits.svg)")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve is not None:
@@ -392,6 +535,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.against is not None and not (args.against / "versive_client" / "__init__.py").exists():
         parser.error(f"--against {args.against}: no versive_client package there")
     calls, rounds, imports, rows = (40, 1, 2, 200) if args.quick else (2000, 3, 15, 10_000)
+    plot = args.plot if args.plot is not None or args.quick else ROOT / "docs" / "pace-under-limits.svg"
+    if args.limits_only:
+        print("\n".join(limits_table(300 if args.quick else 5000, plot)))
+        return 0
     concurrencies = [1, 4] if args.quick else [1, 32, 256]
     # Installed packages come with their bytecode compiled; so must ours, or every fresh
     # interpreter below would compile it again (and more so under PYTHONDONTWRITEBYTECODE).
@@ -409,6 +556,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print("\n".join(import_table(imports)))
         print("\n".join(batch_table(base_url, rows, 16, rounds)))
+        print("\n".join(limits_table(300 if args.quick else 5000, plot)))
     finally:
         process.kill()
         process.wait()

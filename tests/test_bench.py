@@ -13,10 +13,11 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-def test_the_benchmark_runs_and_prints_its_tables() -> None:
-    """--quick prints the throughput table for every client, the import times and the batch line."""
+def test_the_benchmark_runs_and_prints_its_tables(tmp_path: Path) -> None:
+    """--quick prints the throughput table for every client, the import times, the batch lines and a plot."""
+    plot = tmp_path / "pace.svg"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench.py"), "--quick"],
+        [sys.executable, str(ROOT / "scripts" / "bench.py"), "--quick", "--plot", str(plot)],
         capture_output=True,
         text=True,
         check=False,
@@ -34,6 +35,11 @@ def test_the_benchmark_runs_and_prints_its_tables() -> None:
     assert "import versive_client" in result.stdout
     assert "create-batch, 200 rows at concurrency 16" in result.stdout
     assert "peak RSS" in result.stdout
+    assert re.search(r"limit stated in RateLimit headers: \d+ rows/s \(\d\.\d\d of the limit\)", result.stdout)
+    assert re.search(r"limit not stated \(no rate-limit headers\): \d+ rows/s", result.stdout)
+    assert re.search(r"answered 429 Retry-After: 0 at random \(ratio \d\.\d\d\)", result.stdout)
+    assert plot.read_text().startswith("<svg")
+    assert "<polyline" in plot.read_text()
 
 
 def test_the_side_by_side_comparison_runs(tmp_path: Path) -> None:
