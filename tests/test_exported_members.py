@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import versive_client
+import versive_client.bulk
 import versive_client.models
 from versive_client._generated import models as generated_models
 
@@ -38,3 +39,16 @@ def test_models_re_exports_every_generated_model() -> None:
     assert "Interview" in versive_client.models.__all__
     for name in versive_client.models.__all__:
         assert getattr(versive_client.models, name) is getattr(generated_models, name)
+
+
+def test_bulk_exports() -> None:
+    """versive_client.bulk exports the batch, its options and results, the pacer and the key helper."""
+    assert set(versive_client.bulk.__all__) == {
+        "BulkOptions",
+        "BulkRun",
+        "InterviewResult",
+        "Items",
+        "Pacer",
+        "content_key",
+    }
+    assert all(hasattr(versive_client.bulk, name) for name in versive_client.bulk.__all__)

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any, assert_type
 
 from versive_client import Attempt, RateLimitError, RetryPolicy, VersiveClient, VersiveError
+from versive_client.bulk import InterviewResult, content_key
 from versive_client.models import CreateInterviewReqV1, HTTPValidationError, Interview
 
 
@@ -61,3 +62,17 @@ def note_rate_limits(seen: list[float]) -> VersiveClient:
             seen.append(attempt.wait)
 
     return VersiveClient(on_attempt=[hook], trust_env=False, max_connections=10, http_backend="aiohttp")
+
+
+async def create_many(versive: VersiveClient, participants: list[str]) -> list[str]:
+    """The bulk API, typed: items in, results out as each ends, with the pace to look at."""
+    items = ({"study_id": "study_123", "metadata": {"participant_id": p}} for p in participants)
+    links = []
+    async with versive.create_interviews(items, concurrency=8, max_rate=50.0, idempotency_key=content_key) as results:
+        async for result in results:
+            assert_type(result, InterviewResult)
+            assert_type(result.error, Exception | None)
+            if result.interview is not None:
+                links.append(result.interview.link)
+        assert_type(results.pacer.rate, float | None)
+    return links
