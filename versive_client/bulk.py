@@ -27,6 +27,7 @@ import math
 import time
 from collections import deque
 from collections.abc import AsyncIterable, Iterable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Self, TypedDict
 
 from attrs import frozen
@@ -46,7 +47,7 @@ __all__ = ["BulkOptions", "BulkRun", "InterviewResult", "Items", "Pacer", "conte
 Items = Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]]
 """What `VersiveClient.create_interviews` takes: mappings of `create_interview`'s arguments."""
 
-_END = object()
+_END: Mapping[str, Any] = MappingProxyType({})  # the end of the items (compared by identity)
 ARGUMENTS = frozenset(
     {"study_id", "title", "metadata", "language", "idempotency_key", "timeout", "max_retries", "deadline"}
 )
@@ -223,7 +224,6 @@ class BulkRun:
 
     async def _take(self) -> tuple[int, Mapping[str, Any]] | None:
         """The next item and its index, or None at the end; one worker at a time."""
-        item: Mapping[str, Any] | object
         if self._sync is not None:
             # A plain iterator never awaits, so no two workers are ever inside it.
             item = next(self._sync, _END)
@@ -234,7 +234,7 @@ class BulkRun:
         if item is _END:
             return None
         index, self._taken = self._taken, self._taken + 1
-        return index, item  # type: ignore[return-value]
+        return index, item
 
     async def _create(self, index: int, item: Mapping[str, Any]) -> InterviewResult:
         try:
