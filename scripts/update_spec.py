@@ -1,22 +1,26 @@
-"""Fetch the upstream spec, merge its pages, and report what changed for SDK users.
+"""Follow the upstream spec: fetch its pages, merge them, and report what changed for SDK users.
 
-    python scripts/update_spec.py SOURCE [SOURCE ...] [--json] [--check] [--changelog CHANGELOG.md]
+    python scripts/update_spec.py [SOURCE ...] [--index INDEX ...] [--sources-file FILE]
+                                  [--json] [--check] [--changelog CHANGELOG.md]
 
-Each SOURCE is a path or an http(s) URL holding an OpenAPI document (YAML or JSON) or a
+A SOURCE is a path or an http(s) URL holding an OpenAPI document (YAML or JSON) or a
 documentation page with the document in a fenced ``yaml`` block (Versive publishes one
-page per endpoint, each with a partial document). The sources are merged (paths and
-components united; one component defined two ways is an error naming both sources),
-validated, and written to openapi.yaml only if they validate and differ from it. With a
-single source, its text is written verbatim.
+page per endpoint, each with a partial document). An INDEX is a documentation index in the
+llms.txt form (a Markdown list of ``- [Title](url): description`` lines): every page it
+links on its own site is fetched, and those that carry an OpenAPI document are the API
+pages followed; the others are skipped. A sources file lists sources one per line, an
+index as ``index URL``. The API pages followed are recorded in ``.github/spec-pages.txt``
+beside the spec, so that the report can name pages new in the index and pages gone.
 
-The report compares the SDK's view of the old and new spec (operationIds normalised and
-the overlay applied): operations added, removed or changed, and request and response
-fields added, removed, retyped, made required or optional, each marked breaking or not
-for code written against the previous SDK. It also lists overlay corrections that no
-longer apply (target gone) or that upstream now provides itself.
+The documents are merged (paths and components united; one component defined two ways is
+an error naming both pages), validated, and written to openapi.yaml only if they validate
+and differ from it (a single page is written verbatim). The report compares the SDK's view
+of the old and new spec (operationIds normalised, the overlay applied) by the rules of
+``spec_diff.RULES``, and lists overlay corrections that no longer apply.
 
-Exit status: 0 no change; 10 non-breaking change; 20 breaking change; 1 error (nothing
-written); 2 bad usage.
+Exit status: 0 no change; 10 non-breaking change; 20 breaking change; 30 a page or index
+could not be fetched or parsed (nothing written; the report says which and why); 1 any
+other error (nothing written); 2 bad usage.
 """
 
 from __future__ import annotations
@@ -31,23 +35,31 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import regenerate
+import spec_diff
 import yaml
-from attrs import asdict, frozen
+from attrs import asdict, evolve, field, frozen
 from jsonpath_ng.ext.parser import parse as parse_jsonpath
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
 EXIT_NO_CHANGE = 0
 EXIT_ERROR = 1
 EXIT_NON_BREAKING = 10
 EXIT_BREAKING = 20
+EXIT_FETCH_FAILED = 30
 FENCED_YAML = re.compile(r"^(`{3,}|~{3,})ya?ml[^\n]*\n(.*?)^\1\s*$", re.MULTILINE | re.DOTALL)
+INDEX_LINK = re.compile(r"^\s*[-*+]\s+\[[^\]]*\]\(\s*<?([^)\s>]+)>?", re.MULTILINE)
 HTTP_TIMEOUT = 30.0
+PAGES_RECORD = Path(".github") / "spec-pages.txt"
 
 
 class UpdateError(Exception):
-    """A source cannot be read or merged; nothing is written."""
+    """The sources cannot be merged, or the result used; nothing is written."""
+
+
+class NotAnApiPage(Exception):  # noqa: N818 - a verdict on a page, not a failure
+    """A page that holds no OpenAPI document: skipped when reached through an index."""
 
 
 @frozen
@@ -60,50 +72,182 @@ class Source:
 
 
 @frozen
-class Change:
-    """One change an SDK user can see."""
+class Failure:
+    """A page or index that could not be fetched or parsed, and why."""
 
-    kind: str
-    where: str
-    detail: str
-    breaking: bool
+    url: str
+    reason: str
 
 
-# -- reading and merging ----------------------------------------------------------
+@frozen
+class Pages:
+    """The pages read: the API pages followed, and what the index held besides."""
+
+    sources: list[Source] = field(factory=list)
+    failed: list[Failure] = field(factory=list)
+    skipped: list[str] = field(factory=list)
 
 
-def read_source(location: str) -> Source:
-    """Read one source: a path or URL; an OpenAPI document or a page with one in a fenced yaml block."""
-    if re.match(r"^https?://", location):
+# -- reading ----------------------------------------------------------------------
+
+
+class Reader:
+    """Reads sources and indexes over one HTTP client, collecting what fails instead of stopping at it."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        """Read with `http`."""
+        self.http = http
+        self.pages = Pages()
+
+    def text(self, location: str) -> str:
+        """The text at a URL or path; raises Failure's reason as an UpdateError."""
+        if not _is_url(location):
+            try:
+                return Path(location).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise UpdateError(f"cannot read: {exc.strerror}") from None
         try:
-            response = httpx.get(location, timeout=HTTP_TIMEOUT, follow_redirects=True)
-            response.raise_for_status()
+            response = self.http.get(location)
         except httpx.HTTPError as exc:
-            raise UpdateError(f"{location}: cannot fetch: {exc}") from None
-        raw = response.text
-    else:
+            raise UpdateError(f"cannot fetch: {type(exc).__name__}: {exc}") from None
+        if response.status_code >= 400:  # noqa: PLR2004 - HTTP's error range
+            raise UpdateError(f"cannot fetch: HTTP {response.status_code}")
+        return response.text
+
+    def source(self, location: str) -> None:
+        """Read one source given by name: an unreadable file is an error; a failed fetch is reported."""
         try:
-            raw = Path(location).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UpdateError(f"{location}: cannot read: {exc.strerror}") from None
+            self.pages.sources.append(parse_source(location, self.text(location)))
+        except UpdateError as exc:
+            if not _is_url(location):
+                raise UpdateError(f"{location}: {exc}") from None
+            self.pages.failed.append(Failure(location, str(exc)))
+        except NotAnApiPage as exc:
+            raise UpdateError(f"{location}: {exc}") from None
+
+    def index(self, location: str) -> None:
+        """Follow an index: fetch each page it links on its own site, and keep those with an OpenAPI document."""
+        try:
+            text = self.text(location)
+        except UpdateError as exc:
+            self.pages.failed.append(Failure(location, str(exc)))
+            return
+        followed = {s.name for s in self.pages.sources}
+        for page in index_links(location, text):
+            if page in followed:
+                continue
+            followed.add(page)
+            if not _same_site(page, location):
+                self.pages.skipped.append(f"{page} (another site)")
+                continue
+            try:
+                self.pages.sources.append(parse_source(page, self.text(page)))
+            except UpdateError as exc:
+                self.pages.failed.append(Failure(page, str(exc)))
+            except NotAnApiPage:
+                self.pages.skipped.append(page)
+
+
+def read_pages(sources: Sequence[str], indexes: Sequence[str]) -> Pages:
+    """Read every source and follow every index."""
+    headers = {"Accept": "text/markdown, text/plain;q=0.9, */*;q=0.8"}
+    with httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=True, headers=headers) as http:
+        reader = Reader(http)
+        for location in sources:
+            reader.source(location)
+        for index in indexes:
+            reader.index(index)
+    return reader.pages
+
+
+def parse_source(name: str, raw: str) -> Source:
+    """The OpenAPI document of a page or file; NotAnApiPage when it holds none, UpdateError when it is broken."""
     text = _openapi_text(raw)
+    if text is None:
+        raise NotAnApiPage("holds no OpenAPI document (no `openapi` key)")
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise UpdateError(f"{location}: not YAML or JSON: {' '.join(str(exc).split())}") from None
+        raise UpdateError(f"not YAML or JSON: {' '.join(str(exc).split())}") from None
     if not isinstance(document, dict) or "openapi" not in document:
-        raise UpdateError(f"{location}: holds no OpenAPI document (no `openapi` key)")
-    return Source(location, text, document)
+        raise NotAnApiPage("holds no OpenAPI document (no `openapi` key)")
+    return Source(name, text, document)
 
 
-def _openapi_text(raw: str) -> str:
+def index_links(index: str, text: str) -> list[str]:
+    """The pages an llms.txt-style index links, as absolute URLs (or paths beside a local index), in order."""
+    links = []
+    for target in INDEX_LINK.findall(text):
+        if _is_url(index):
+            link = str(httpx.URL(index).join(target))
+        elif _is_url(target):
+            link = target
+        else:
+            link = str(Path(index).parent / target)
+        if link not in links:
+            links.append(link)
+    return links
+
+
+def _is_url(location: str) -> bool:
+    return re.match(r"^https?://", location) is not None
+
+
+def _same_site(page: str, index: str) -> bool:
+    if not _is_url(index):
+        return not _is_url(page)
+    return _is_url(page) and httpx.URL(page).netloc == httpx.URL(index).netloc
+
+
+def _openapi_text(raw: str) -> str | None:
     """The OpenAPI text of a source: the fenced yaml block of a documentation page, or all of it."""
     if raw.lstrip().startswith(("{", "openapi:")):
         return raw
     for match in FENCED_YAML.finditer(raw):
         if re.search(r"^openapi:", match.group(2), re.MULTILINE):
             return match.group(2)
-    return raw
+    return None
+
+
+def read_sources_file(path: Path) -> tuple[list[str], list[str]]:
+    """(sources, indexes) listed in a sources file: one per line, `index LOCATION` for an index, # comments."""
+    sources, indexes = [], []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UpdateError(f"{path}: cannot read: {exc.strerror}") from None
+    for number, line in enumerate(lines, start=1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        if words[0] == "index" and len(words) == 2:  # noqa: PLR2004 - `index LOCATION`
+            indexes.append(words[1])
+        elif len(words) == 1 and words[0] != "index":
+            sources.append(words[0])
+        else:
+            raise UpdateError(f"{path}:{number}: expected a location or `index LOCATION`, got {line.strip()!r}")
+    return sources, indexes
+
+
+def read_record(path: Path) -> list[str] | None:
+    """The API pages followed last time, or None when no record was kept."""
+    if not path.exists():
+        return None
+    return [
+        line.strip()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+
+
+def write_record(path: Path, pages: Sequence[str]) -> None:
+    """Record the API pages followed (read by the next run to name pages new and gone)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = "# The API pages openapi.yaml was merged from; written by scripts/update_spec.py.\n"
+    path.write_text(header + "".join(f"{page}\n" for page in pages), encoding="utf-8")
+
+
+# -- merging ----------------------------------------------------------------------
 
 
 def merge(sources: Sequence[Source]) -> dict[str, Any]:
@@ -153,7 +297,7 @@ def _unite(  # noqa: PLR0917 - one call site, read as a sentence
     origin.setdefault(where, name)
 
 
-# -- the SDK's view and the comparison ----------------------------------------------
+# -- the SDK's view -------------------------------------------------------------
 
 
 def sdk_view(document: dict[str, Any], overlay: Any) -> dict[str, Any]:
@@ -191,144 +335,62 @@ def stale_corrections(old: dict[str, Any], new: dict[str, Any], overlay: Any, so
     return notes
 
 
-def compare(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
-    """Every change between two SDK views, each classified for code written against the old one."""
-    changes: list[Change] = []
-    old_ops, new_ops = _operations(old), _operations(new)
-    for key in sorted(new_ops.keys() - old_ops.keys()):
-        changes.append(Change("operation added", key, f"new function {new_ops[key]['operationId']}", breaking=False))
-    for key in sorted(old_ops.keys() - new_ops.keys()):
-        changes.append(Change("operation removed", key, f"{old_ops[key]['operationId']} is gone", breaking=True))
-    for key in sorted(old_ops.keys() & new_ops.keys()):
-        before, after = old_ops[key], new_ops[key]
-        if before.get("operationId") != after.get("operationId"):
-            changes.append(
-                Change(
-                    "operation renamed",
-                    key,
-                    f"{before.get('operationId')} is now {after.get('operationId')}",
-                    breaking=True,
-                )
-            )
-        changes += _parameter_changes(key, before, after, old, new)
-        changes += _field_changes(key, "request", _request_schema(before, old), _request_schema(after, new), old, new)
-        changes += _field_changes(
-            key, "response", _response_schema(before, old), _response_schema(after, new), old, new
-        )
-    return changes
-
-
-def _operations(document: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    return {f"{method.upper()} {path}": op for path, method, op in regenerate.iter_operations(document)}
-
-
-def _resolve(schema: Any, document: Mapping[str, Any]) -> dict[str, Any]:
-    seen = 0
-    while isinstance(schema, dict) and "$ref" in schema and seen < 20:  # noqa: PLR2004 - a cycle guard
-        ref = schema["$ref"]
-        node: Any = document
-        for part in ref.removeprefix("#/").split("/"):
-            node = node.get(part, {}) if isinstance(node, dict) else {}
-        schema = node
-        seen += 1
-    return schema if isinstance(schema, dict) else {}
-
-
-def _request_schema(operation: Mapping[str, Any], document: Mapping[str, Any]) -> dict[str, Any]:
-    content = (operation.get("requestBody") or {}).get("content") or {}
-    return _resolve((content.get("application/json") or {}).get("schema"), document)
-
-
-def _response_schema(operation: Mapping[str, Any], document: Mapping[str, Any]) -> dict[str, Any]:
-    for status, response in sorted((operation.get("responses") or {}).items()):
-        if str(status).startswith("2"):
-            content = (_resolve(response, document).get("content")) or {}
-            return _resolve((content.get("application/json") or {}).get("schema"), document)
-    return {}
-
-
-def type_of(schema: Any, document: Mapping[str, Any]) -> str:
-    """A short, comparable description of a schema's type: `string`, `string|null`, `Interview`, ..."""
-    if not isinstance(schema, dict):
-        return "any"
-    if "$ref" in schema:
-        return str(schema["$ref"]).rsplit("/", 1)[-1]
-    for union in ("anyOf", "oneOf"):
-        if union in schema:
-            return "|".join(sorted(type_of(option, document) for option in schema[union]))
-    kind = schema.get("type", "any")
-    if isinstance(kind, list):
-        return "|".join(sorted(map(str, kind)))
-    if kind == "array":
-        return f"array<{type_of(schema.get('items'), document)}>"
-    return f"{kind}:{schema['format']}" if "format" in schema else str(kind)
-
-
-def _field_changes(  # noqa: PLR0917 - two matched pairs of arguments
-    where: str,
-    side: str,
-    before: Mapping[str, Any],
-    after: Mapping[str, Any],
-    old: Mapping[str, Any],
-    new: Mapping[str, Any],
-) -> list[Change]:
-    """Field changes in a request or response body; `side` decides what breaks callers."""
-    changes = []
-    old_fields, new_fields = before.get("properties") or {}, after.get("properties") or {}
-    old_required, new_required = set(before.get("required") or []), set(after.get("required") or [])
-    request = side == "request"
-    for name in sorted(new_fields.keys() - old_fields.keys()):
-        required = name in new_required
-        detail = f"{'required' if required else 'optional'} {type_of(new_fields[name], new)}"
-        changes.append(Change(f"{side} field added", f"{where} {name}", detail, breaking=request and required))
-    for name in sorted(old_fields.keys() - new_fields.keys()):
-        changes.append(Change(f"{side} field removed", f"{where} {name}", "no longer in the schema", breaking=True))
-    for name in sorted(old_fields.keys() & new_fields.keys()):
-        was, now = type_of(old_fields[name], old), type_of(new_fields[name], new)
-        if was != now:
-            changes.append(Change(f"{side} field retyped", f"{where} {name}", f"{was} -> {now}", breaking=True))
-        if name in new_required and name not in old_required:
-            changes.append(Change(f"{side} field made required", f"{where} {name}", "was optional", breaking=request))
-        if name in old_required and name not in new_required:
-            changes.append(
-                Change(f"{side} field made optional", f"{where} {name}", "was required", breaking=not request)
-            )
-    return changes
-
-
-def _parameter_changes(
-    where: str, before: Mapping[str, Any], after: Mapping[str, Any], old: Mapping[str, Any], new: Mapping[str, Any]
-) -> list[Change]:
-    def params(operation: Mapping[str, Any], document: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-        resolved = (_resolve(p, document) for p in operation.get("parameters") or [])
-        return {f"{p.get('in')} {p.get('name')}": p for p in resolved}
-
-    changes = []
-    old_params, new_params = params(before, old), params(after, new)
-    for name in sorted(new_params.keys() - old_params.keys()):
-        required = bool(new_params[name].get("required"))
-        detail = "required" if required else "optional"
-        changes.append(Change("parameter added", f"{where} {name}", detail, breaking=required))
-    for name in sorted(old_params.keys() - new_params.keys()):
-        changes.append(Change("parameter removed", f"{where} {name}", "no longer accepted", breaking=True))
-    for name in sorted(old_params.keys() & new_params.keys()):
-        was = type_of(old_params[name].get("schema"), old)
-        now = type_of(new_params[name].get("schema"), new)
-        if was != now:
-            changes.append(Change("parameter retyped", f"{where} {name}", f"{was} -> {now}", breaking=True))
-        if new_params[name].get("required") and not old_params[name].get("required"):
-            changes.append(Change("parameter made required", f"{where} {name}", "was optional", breaking=True))
-    return changes
-
-
 # -- the report -------------------------------------------------------------------
 
 
-def render(changes: Iterable[Change], stale: Sequence[str], *, written: bool) -> str:
-    """The report as Markdown, readable in a terminal and as a pull request body."""
-    changes = list(changes)
+@frozen
+class Report:
+    """What a run found: the changes for SDK users, the pages, and what could not be read."""
+
+    changes: list[spec_diff.Change] = field(factory=list)
+    stale: list[str] = field(factory=list)
+    followed: list[str] = field(factory=list)
+    new_pages: list[str] = field(factory=list)
+    gone_pages: list[str] = field(factory=list)
+    skipped: list[str] = field(factory=list)
+    failed: list[Failure] = field(factory=list)
+    conflict: str | None = None
+    written: bool = False
+
+    @property
+    def status(self) -> int:
+        """The exit status this report calls for."""
+        if self.failed:
+            return EXIT_FETCH_FAILED
+        if any(c.breaking for c in self.changes):
+            return EXIT_BREAKING
+        return EXIT_NON_BREAKING if self.changes or self.new_pages or self.gone_pages else EXIT_NO_CHANGE
+
+    def as_json(self) -> dict[str, Any]:
+        """The report for machines: the same content as the Markdown."""
+        return {
+            "changed": bool(self.changes),
+            "breaking": any(c.breaking for c in self.changes),
+            "fetch_failed": bool(self.failed),
+            "changes": [asdict(c) for c in self.changes],
+            "pages": {
+                "followed": self.followed,
+                "new": self.new_pages,
+                "gone": self.gone_pages,
+                "skipped": self.skipped,
+                "failed": [asdict(f) for f in self.failed],
+            },
+            "conflict": self.conflict,
+            "stale_corrections": self.stale,
+            "written": self.written,
+        }
+
+
+def render(report: Report) -> str:
+    """The report as Markdown, readable in a terminal, as a pull request body and as an issue."""
+    changes = report.changes
     breaking = [c for c in changes if c.breaking]
-    if not changes:
+    if report.failed:
+        head = (
+            f"**The upstream spec could not be followed**: {len(report.failed)} page(s) could not be fetched or "
+            "parsed, so nothing was compared or written."
+        )
+    elif not changes:
         head = "No change for SDK users."
     elif breaking:
         head = f"**Breaking**: {len(breaking)} of {len(changes)} change(s) break code written against the current SDK."
@@ -336,19 +398,33 @@ def render(changes: Iterable[Change], stale: Sequence[str], *, written: bool) ->
         head = f"{len(changes)} non-breaking change(s) for SDK users."
     lines = ["## Spec changes", "", head, ""]
     if changes:
-        lines += ["| | change | where | detail |", "| --- | --- | --- | --- |"]
-        lines += [f"| {'breaking' if c.breaking else 'ok'} | {c.kind} | `{c.where}` | {c.detail} |" for c in changes]
+        lines += ["| | rule | where | change | why |", "| --- | --- | --- | --- | --- |"]
+        for c in changes:
+            verdict = "**breaking**" if c.breaking else "ok"
+            lines.append(f"| {verdict} | `{c.rule}` | {c.where}<br>`{c.path}` | {c.detail} | {c.why} |")
         lines.append("")
-    if stale:
-        lines += ["### Corrections to review", "", *[f"- {note}" for note in stale], ""]
-    lines.append("openapi.yaml was updated." if written else "openapi.yaml was left as it was.")
+    pages = [
+        *(f"- could not be read: {f.url}: {f.reason}" for f in report.failed),
+        *([f"- pages define the same thing differently: {report.conflict}"] if report.conflict else []),
+        *(f"- new in the index: {page}" for page in report.new_pages),
+        *(f"- gone from the index: {page}" for page in report.gone_pages),
+    ]
+    if report.skipped:
+        pages.append(f"- {len(report.skipped)} linked page(s) hold no OpenAPI document and were skipped")
+    if pages:
+        lines += ["### Pages", "", *pages, ""]
+    if report.stale:
+        lines += ["### Corrections to review", "", *[f"- {note}" for note in report.stale], ""]
+    lines.append("openapi.yaml was updated." if report.written else "openapi.yaml was left as it was.")
     return "\n".join(lines) + "\n"
 
 
-def changelog_entry(changes: Sequence[Change]) -> str:
+def changelog_entry(changes: Sequence[spec_diff.Change]) -> str:
     """A CHANGELOG section proposing the version bump the changes call for."""
     bump = "major" if any(c.breaking for c in changes) else "minor"
-    items = "\n".join(f"- {c.kind}: `{c.where}` ({c.detail}){' **breaking**' if c.breaking else ''}" for c in changes)
+    items = "\n".join(
+        f"- {c.rule}: {c.where}, `{c.path}` ({c.detail}){' **breaking**' if c.breaking else ''}" for c in changes
+    )
     return f"### Spec update (proposed version bump: {bump})\n\n{items}\n"
 
 
@@ -362,37 +438,84 @@ def add_to_changelog(path: Path, entry: str) -> None:
 
 
 def update(
-    locations: Sequence[str], *, spec: Path, overlay_path: Path, write: bool, changelog: Path | None
-) -> tuple[list[Change], list[str], bool]:
-    """Read, merge, validate, compare and (when `write`) write; returns changes, stale notes, written."""
-    sources = [read_source(location) for location in locations]
-    merged = merge(sources)
+    sources: Sequence[str],
+    indexes: Sequence[str] = (),
+    *,
+    spec: Path,
+    overlay_path: Path,
+    write: bool,
+    changelog: Path | None,
+    record: Path | None = None,
+) -> Report:
+    """Read, merge, validate, compare and (when `write`) write; a failed fetch writes nothing."""
+    record = record if record is not None else spec.parent / PAGES_RECORD
+    pages = read_pages(sources, indexes)
+    previous = read_record(record)
+    found = _pages_report(pages, previous)
+    if pages.failed:
+        return evolve(found, failed=pages.failed, conflict=_conflict(pages.sources))
+    if not pages.sources:
+        raise UpdateError("the sources hold no API page")
+    merged = merge(pages.sources)
     try:
-        regenerate.validate_openapi(merged, " + ".join(s.name for s in sources))
+        regenerate.validate_openapi(merged, " + ".join(found.followed))
     except regenerate.RegenerationError as exc:
         raise UpdateError(str(exc)) from None
     old_text = spec.read_text(encoding="utf-8") if spec.exists() else ""
     old = yaml.safe_load(old_text) if old_text else {"openapi": merged.get("openapi"), "paths": {}}
     overlay, _ = regenerate.load_yaml(overlay_path)
-    changes = compare(sdk_view(old, overlay), sdk_view(merged, overlay))
+    changes = spec_diff.compare(sdk_view(old, overlay), sdk_view(merged, overlay))
     stale = stale_corrections(old, merged, overlay, overlay_path.name)
-    new_text = sources[0].text if len(sources) == 1 else yaml.safe_dump(merged, sort_keys=False, allow_unicode=True)
+    new_text = (
+        pages.sources[0].text
+        if len(pages.sources) == 1
+        else yaml.safe_dump(merged, sort_keys=False, allow_unicode=True)
+    )
     written = False
-    if write and merged != old:
-        spec.write_text(new_text, encoding="utf-8")
-        written = True
-        if changelog is not None and changes:
-            add_to_changelog(changelog, changelog_entry(changes))
-    return changes, stale, written
+    if write:
+        if merged != old:
+            spec.write_text(new_text, encoding="utf-8")
+            written = True
+            if changelog is not None and changes:
+                add_to_changelog(changelog, changelog_entry(changes))
+        if found.followed != previous:
+            write_record(record, found.followed)
+    return evolve(found, changes=changes, stale=stale, written=written)
+
+
+def _pages_report(pages: Pages, previous: list[str] | None) -> Report:
+    """The pages part of the report: those followed, new and gone since the record, and skipped."""
+    followed = [s.name for s in pages.sources]
+    failed = {f.url for f in pages.failed}
+    known = previous if previous is not None else followed
+    return Report(
+        followed=followed,
+        new_pages=[page for page in followed if page not in known],
+        gone_pages=[page for page in known if page not in followed and page not in failed],
+        skipped=pages.skipped,
+    )
+
+
+def _conflict(sources: Sequence[Source]) -> str | None:
+    """Whether the pages that could be read define something two ways (reported beside a failed fetch)."""
+    try:
+        if sources:
+            merge(sources)
+    except UpdateError as exc:
+        return str(exc)
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; see the module docstring for the exit statuses."""
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n", 1)[0] if __doc__ else None,
-        epilog="Exit status: 0 no change; 10 non-breaking change; 20 breaking change; 1 error; 2 bad usage.",
+        epilog="Exit status: 0 no change; 10 non-breaking change; 20 breaking change; "
+        "30 a page or index could not be fetched or parsed; 1 error; 2 bad usage.",
     )
-    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="path or http(s) URL of a spec or spec page")
+    parser.add_argument("sources", nargs="*", metavar="SOURCE", help="path or http(s) URL of a spec or spec page")
+    parser.add_argument("--index", action="append", default=[], help="path or URL of a documentation index (llms.txt)")
+    parser.add_argument("--sources-file", type=Path, help="a file listing sources, `index URL` for an index")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--check", action="store_true", help="report only; never write openapi.yaml")
     parser.add_argument("--spec", type=Path, default=regenerate.SPEC, help="the vendored spec (default: openapi.yaml)")
@@ -400,26 +523,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--changelog", type=Path, help="add a proposed entry to this CHANGELOG when the spec changes")
     args = parser.parse_args(argv)
     try:
-        changes, stale, written = update(
-            args.sources, spec=args.spec, overlay_path=args.overlay, write=not args.check, changelog=args.changelog
+        sources, indexes = list(args.sources), list(args.index)
+        if args.sources_file is not None:
+            listed, listed_indexes = read_sources_file(args.sources_file)
+            sources, indexes = sources + listed, indexes + listed_indexes
+        if not sources and not indexes:
+            parser.error("give at least one SOURCE, --index or --sources-file")
+        report = update(
+            sources, indexes, spec=args.spec, overlay_path=args.overlay, write=not args.check, changelog=args.changelog
         )
     except (UpdateError, regenerate.RegenerationError) as exc:
         print(f"update_spec: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     if args.json:
-        report = {
-            "changed": bool(changes),
-            "breaking": any(c.breaking for c in changes),
-            "changes": [asdict(c) for c in changes],
-            "stale_corrections": stale,
-            "written": written,
-        }
-        print(json.dumps(report, indent=2))
+        print(json.dumps(report.as_json(), indent=2))
     else:
-        print(render(changes, stale, written=written), end="")
-    if any(c.breaking for c in changes):
-        return EXIT_BREAKING
-    return EXIT_NON_BREAKING if changes else EXIT_NO_CHANGE
+        print(render(report), end="")
+    return report.status
 
 
 if __name__ == "__main__":

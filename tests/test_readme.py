@@ -95,3 +95,14 @@ def test_the_bulk_example_runs_against_the_fake() -> None:
         "wave-3:p-0002",
         "wave-3:p-0003",
     ]
+
+
+def test_the_spec_section_lists_every_rule_as_the_code_has_it() -> None:
+    """README's table of spec-change rules is spec_diff.RULES, row for row: id, verdict and why."""
+    import spec_diff  # noqa: PLC0415 - a script, importable through pytest's pythonpath
+
+    section = _section("When the upstream spec changes")
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    assert rows == list(spec_diff.rules_table())[2:]
+    for status in ("0 no change", "10 non-breaking", "20 breaking", "30 a page or index could not be fetched"):
+        assert status in section

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-NO_CHANGE, ERROR, NON_BREAKING, BREAKING = 0, 1, 10, 20
+NO_CHANGE, ERROR, NON_BREAKING, BREAKING, FETCH_FAILED = 0, 1, 10, 20, 30
 
 INTERVIEW_OUT = {
     "type": "object",
@@ -89,8 +89,8 @@ def report(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
 
 
 def kinds(result: subprocess.CompletedProcess[str]) -> list[tuple[str, str, bool]]:
-    """(kind, where, breaking) of each change in a --json report."""
-    return [(c["kind"], c["where"], c["breaking"]) for c in report(result)["changes"]]
+    """(rule, where, breaking) of each change in a --json report."""
+    return [(c["rule"], c["where"], c["breaking"]) for c in report(result)["changes"]]
 
 
 def test_the_seed_page_is_no_change(tmp_path: Path) -> None:
@@ -116,7 +116,7 @@ def test_a_new_operation_with_a_path_parameter_is_non_breaking(tmp_path: Path) -
 
     result = run(tmp_path, changed(tmp_path, add), extra=("--json",))
     assert result.returncode == NON_BREAKING, result.stderr
-    assert kinds(result) == [("operation added", "DELETE /api/v1/interviews/{interview_id}", False)]
+    assert kinds(result) == [("operation-added", "DELETE /api/v1/interviews/{interview_id}", False)]
     assert report(result)["changes"][0]["detail"] == "new function cancel_interview"
     assert "delete" in yaml.safe_load(vendored_spec.read_text())["paths"]["/api/v1/interviews/{interview_id}"]
 
@@ -130,7 +130,7 @@ def test_a_new_optional_request_field_is_non_breaking(tmp_path: Path) -> None:
 
     result = run(tmp_path, changed(tmp_path, add), extra=("--json",))
     assert result.returncode == NON_BREAKING
-    assert kinds(result) == [("request field added", "POST /api/v1/interviews email", False)]
+    assert kinds(result) == [("request-property-added-optional", "POST /api/v1/interviews", False)]
 
 
 @pytest.mark.usefixtures("vendored")
@@ -144,7 +144,7 @@ def test_a_new_required_request_field_is_breaking(tmp_path: Path) -> None:
 
     result = run(tmp_path, changed(tmp_path, add), extra=("--json",))
     assert result.returncode == BREAKING
-    assert kinds(result) == [("request field added", "POST /api/v1/interviews email", True)]
+    assert kinds(result) == [("request-property-added-required", "POST /api/v1/interviews", True)]
 
 
 @pytest.mark.usefixtures("vendored")
@@ -156,7 +156,8 @@ def test_a_removed_response_field_is_breaking(tmp_path: Path) -> None:
         extra=("--json",),
     )
     assert result.returncode == BREAKING
-    assert kinds(result) == [("response field removed", "GET /api/v1/interviews/{interview_id} score", True)]
+    assert kinds(result) == [("property-removed", "GET /api/v1/interviews/{interview_id} 200", True)]
+    assert report(result)["changes"][0]["path"] == "$.components.schemas.InterviewOut.properties.score"
 
 
 @pytest.mark.usefixtures("vendored")
@@ -169,8 +170,8 @@ def test_a_changed_field_type_is_breaking(tmp_path: Path) -> None:
     result = run(tmp_path, changed(tmp_path, retype), extra=("--json",))
     assert result.returncode == BREAKING
     (change,) = report(result)["changes"]
-    assert (change["kind"], change["detail"], change["breaking"]) == (
-        "response field retyped",
+    assert (change["rule"], change["detail"], change["breaking"]) == (
+        "type-changed",
         "integer -> string",
         True,
     )
@@ -187,8 +188,8 @@ def test_a_field_made_required(tmp_path: Path) -> None:
     result = run(tmp_path, changed(tmp_path, require), extra=("--json",))
     assert result.returncode == BREAKING
     assert sorted(kinds(result)) == [
-        ("request field made required", "POST /api/v1/interviews title", True),
-        ("response field made required", "GET /api/v1/interviews/{interview_id} score", False),
+        ("request-property-made-required", "POST /api/v1/interviews", True),
+        ("response-property-made-required", "GET /api/v1/interviews/{interview_id} 200", False),
     ]
 
 
@@ -201,7 +202,7 @@ def test_a_removed_operation_is_breaking(tmp_path: Path) -> None:
         extra=("--json",),
     )
     assert result.returncode == BREAKING
-    assert kinds(result) == [("operation removed", "GET /api/v1/interviews/{interview_id}", True)]
+    assert kinds(result) == [("operation-removed", "GET /api/v1/interviews/{interview_id}", True)]
 
 
 def test_a_pair_of_pages_merges_into_one_spec(tmp_path: Path) -> None:
@@ -221,9 +222,7 @@ def test_a_pair_of_pages_merges_into_one_spec(tmp_path: Path) -> None:
     result = run(tmp_path, first, second)
 
     assert result.returncode == NON_BREAKING, result.stderr
-    assert "| ok | operation added | `GET /api/v1/interviews/{interview_id}` | new function get_interview |" in (
-        result.stdout
-    )
+    assert "| ok | `operation-added` | GET /api/v1/interviews/{interview_id}<br>" in result.stdout
     merged = yaml.safe_load((tmp_path / "openapi.yaml").read_text())
     assert set(merged["paths"]) == {"/api/v1/interviews", "/api/v1/interviews/{interview_id}"}
     assert {"CreateInterviewReqV1", "InterviewOut"} <= set(merged["components"]["schemas"])
@@ -305,7 +304,7 @@ def test_a_breaking_change_adds_a_changelog_entry(tmp_path: Path) -> None:
         extra=("--changelog", str(changelog)))  # fmt: skip
     text = changelog.read_text()
     assert "### Spec update (proposed version bump: major)" in text
-    assert "- operation removed: `GET /api/v1/interviews/{interview_id}`" in text
+    assert "- operation-removed: GET /api/v1/interviews/{interview_id}, `$.paths" in text
 
 
 @pytest.fixture
@@ -321,10 +320,150 @@ def served_dir(tmp_path: Path) -> Iterator[str]:
 
 
 def test_a_source_can_be_a_url(tmp_path: Path, served_dir: str) -> None:
-    """An http(s) source is fetched; a 404 is a clear error."""
+    """An http(s) source is fetched; a 404 is a failed fetch (exit 30), named in the report, and nothing is written."""
     (tmp_path / "openapi.yaml").write_bytes(SPEC.read_bytes())
     (tmp_path / "page.md").write_text(page(yaml.safe_load(SPEC.read_text())))
     assert run(tmp_path, f"{served_dir}/page.md").returncode == NO_CHANGE
     missing = run(tmp_path, f"{served_dir}/gone.md")
-    assert missing.returncode == ERROR
-    assert "cannot fetch" in missing.stderr
+    assert missing.returncode == FETCH_FAILED
+    assert f"- could not be read: {served_dir}/gone.md: cannot fetch: HTTP 404" in missing.stdout
+    assert (tmp_path / "openapi.yaml").read_bytes() == SPEC.read_bytes()
+
+
+# -- following a documentation index -------------------------------------------------
+
+
+def get_only_page() -> str:
+    """A page documenting GET /api/v1/interviews/{interview_id} and its InterviewOut, as Versive's pages do."""
+    full = base_spec()
+    full["paths"].pop("/api/v1/interviews")
+    full["components"]["schemas"] = {"InterviewOut": full["components"]["schemas"]["InterviewOut"]}
+    return page(full)
+
+
+def write_index(directory: Path, *lines: str) -> None:
+    """An llms.txt in the form Versive publishes: a title, a note, sections of `- [Title](url): what` lines."""
+    body = "\n".join(lines)
+    (directory / "llms.txt").write_text(f"# Versive\n\n> Docs.\n\n## API Reference\n\n{body}\n")
+
+
+def test_an_index_is_followed_and_what_fails_is_named(tmp_path: Path, served_dir: str) -> None:
+    """A 404, a guide, another site and two pages at odds: exit 30, each named, nothing written."""
+    (tmp_path / "openapi.yaml").write_bytes(SPEC.read_bytes())
+    (tmp_path / "create.md").write_text(page(yaml.safe_load(SPEC.read_text())))
+    (tmp_path / "get.md").write_text(get_only_page())
+    (tmp_path / "guide.md").write_text("# Quickstart\n\n```yaml\nkey: value\n```\n")
+    odd = base_spec()
+    odd["components"]["schemas"]["InterviewOut"]["properties"]["id"] = {"type": "integer"}
+    (tmp_path / "odd.md").write_text(page(odd))
+    write_index(
+        tmp_path,
+        "- [Create Interview](/create.md): Create a new interview session",
+        "- [Get Interview](get.md): Get one",
+        "- [Quickstart](/guide.md): Start here",
+        "- [Gone](/missing.md): Not there",
+        "- [Status](https://status.example.invalid/index.md): elsewhere",
+        "- [Odd](/odd.md): the same component, defined differently",
+    )
+    before = (tmp_path / "openapi.yaml").read_bytes()
+
+    result = run(tmp_path, "--index", f"{served_dir}/llms.txt", extra=("--json",))
+
+    assert result.returncode == FETCH_FAILED, result.stderr
+    found = report(result)
+    assert found["fetch_failed"]
+    assert found["pages"]["failed"] == [{"url": f"{served_dir}/missing.md", "reason": "cannot fetch: HTTP 404"}]
+    assert found["pages"]["skipped"] == [
+        f"{served_dir}/guide.md",
+        "https://status.example.invalid/index.md (another site)",
+    ]
+    assert found["conflict"] == (
+        f"components.schemas.InterviewOut is defined differently in {served_dir}/get.md and in {served_dir}/odd.md"
+    )
+    assert found["changes"] == []
+    assert (tmp_path / "openapi.yaml").read_bytes() == before
+    assert not (tmp_path / ".github" / "spec-pages.txt").exists()
+    text = run(tmp_path, "--index", f"{served_dir}/llms.txt").stdout
+    assert "**The upstream spec could not be followed**: 1 page(s) could not be fetched or parsed" in text
+    assert f"- could not be read: {served_dir}/missing.md: cannot fetch: HTTP 404" in text
+    assert "- 2 linked page(s) hold no OpenAPI document and were skipped" in text
+
+
+def test_pages_new_and_gone_are_reported_against_the_record(tmp_path: Path, served_dir: str) -> None:
+    """The record names the pages followed; a new page adds its operation, a page gone removes it."""
+    (tmp_path / "openapi.yaml").write_bytes(SPEC.read_bytes())
+    (tmp_path / "create.md").write_text(page(yaml.safe_load(SPEC.read_text())))
+    (tmp_path / "get.md").write_text(get_only_page())
+    record = tmp_path / ".github" / "spec-pages.txt"
+    record.parent.mkdir()
+    record.write_text(f"# the pages\n{served_dir}/create.md\n")
+    index = f"{served_dir}/llms.txt"
+
+    write_index(tmp_path, "- [Create](/create.md): c", "- [Get](/get.md): g")
+    grown = run(tmp_path, "--index", index, extra=("--json",))
+    assert grown.returncode == NON_BREAKING, grown.stderr
+    assert report(grown)["pages"]["new"] == [f"{served_dir}/get.md"]
+    assert kinds(grown) == [("operation-added", "GET /api/v1/interviews/{interview_id}", False)]
+    assert report(grown)["written"]
+    assert "/api/v1/interviews/{interview_id}" in yaml.safe_load((tmp_path / "openapi.yaml").read_text())["paths"]
+    assert record.read_text().splitlines()[1:] == [f"{served_dir}/create.md", f"{served_dir}/get.md"]
+
+    again = run(tmp_path, "--index", index)
+    assert again.returncode == NO_CHANGE, again.stdout
+    assert "No change for SDK users." in again.stdout
+
+    write_index(tmp_path, "- [Create](/create.md): c")
+    shrunk = run(tmp_path, "--index", index, extra=("--json", "--check"))
+    assert shrunk.returncode == BREAKING
+    assert report(shrunk)["pages"]["gone"] == [f"{served_dir}/get.md"]
+    assert kinds(shrunk) == [("operation-removed", "GET /api/v1/interviews/{interview_id}", True)]
+    assert record.read_text().splitlines()[1:] == [f"{served_dir}/create.md", f"{served_dir}/get.md"], "--check"
+
+
+def test_an_index_or_page_that_cannot_be_read_is_a_failed_fetch(tmp_path: Path, served_dir: str) -> None:
+    """The index itself missing, or an API page whose YAML is broken: exit 30, with the URL and the reason."""
+    (tmp_path / "openapi.yaml").write_bytes(SPEC.read_bytes())
+    missing = run(tmp_path, "--index", f"{served_dir}/llms.txt", extra=("--json",))
+    assert missing.returncode == FETCH_FAILED
+    assert report(missing)["pages"]["failed"] == [{"url": f"{served_dir}/llms.txt", "reason": "cannot fetch: HTTP 404"}]
+
+    (tmp_path / "broken.md").write_text("# Broken\n\n```yaml\nopenapi: 3.1.0\npaths: [\n```\n")
+    write_index(tmp_path, "- [Broken](/broken.md): b")
+    broken = run(tmp_path, "--index", f"{served_dir}/llms.txt", extra=("--json",))
+    assert broken.returncode == FETCH_FAILED
+    (failure,) = report(broken)["pages"]["failed"]
+    assert failure["url"] == f"{served_dir}/broken.md"
+    assert failure["reason"].startswith("not YAML or JSON: ")
+
+    refused = run(tmp_path, "--index", "http://127.0.0.1:9/llms.txt", extra=("--json",))
+    assert refused.returncode == FETCH_FAILED
+    assert report(refused)["pages"]["failed"][0]["reason"].startswith("cannot fetch: ConnectError")
+
+
+def test_a_sources_file_names_indexes_and_pages(tmp_path: Path, served_dir: str) -> None:
+    """`index URL` lines and page lines, comments and blanks; a malformed line is an error naming it."""
+    (tmp_path / "openapi.yaml").write_bytes(SPEC.read_bytes())
+    (tmp_path / "create.md").write_text(page(yaml.safe_load(SPEC.read_text())))
+    write_index(tmp_path, "- [Create](/create.md): c")
+    sources = tmp_path / "sources.txt"
+    sources.write_text(f"# what to follow\n\nindex {served_dir}/llms.txt\n{served_dir}/create.md  # the same page\n")
+    result = run(tmp_path, "--sources-file", sources, extra=("--json",))
+    assert result.returncode == NO_CHANGE, result.stdout + result.stderr
+    assert report(result)["pages"]["followed"] == [f"{served_dir}/create.md"]
+
+    sources.write_text("index\nfollow https://x.test/a.md now\n")
+    bad = run(tmp_path, "--sources-file", sources)
+    assert bad.returncode == ERROR
+    assert f"{sources}:1: expected a location or `index LOCATION`, got 'index'" in bad.stderr
+    assert run(tmp_path).returncode == 2
+
+
+def test_the_repositorys_sources_name_the_index_and_the_record_the_seed_page() -> None:
+    """What the daily job follows: Versive's llms.txt and the Create Interview page at its real address."""
+    import update_spec  # noqa: PLC0415 - the script as a module
+
+    sources, indexes = update_spec.read_sources_file(ROOT / ".github" / "spec-sources.txt")
+    page_url = "https://docs.getversive.com/api-reference/interviews/create-interview-api-v1-interviews-post.md"
+    assert indexes == ["https://docs.getversive.com/llms.txt"]
+    assert sources == [page_url]
+    assert update_spec.read_record(ROOT / ".github" / "spec-pages.txt") == [page_url]

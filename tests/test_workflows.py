@@ -85,3 +85,54 @@ def test_the_validators_catch_bad_workflows(tmp_path: Path) -> None:
     result = audit(unpinned)
     assert result.returncode != 0
     assert "unpinned" in result.stdout + result.stderr
+
+
+def run_spec_step(tmp_path: Path, status: int) -> subprocess.CompletedProcess[str]:
+    """The spec-update workflow's "spec" step, run by bash with update_spec.py stubbed to exit with `status`."""
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "spec-update.yml").read_text())
+    (step,) = [s for s in workflow["jobs"]["update"]["steps"] if s.get("id") == "spec"]
+    stub = tmp_path / ".venv" / "bin" / "python"
+    stub.parent.mkdir(parents=True)
+    stub.write_text(f"#!/bin/sh\necho '## Spec changes'\necho 'what failed' >&2\nexit {status}\n")
+    stub.chmod(0o755)
+    bash = shutil.which("bash")
+    assert bash is not None
+    return subprocess.run(
+        [bash, "-e", "-c", step["run"]],
+        cwd=tmp_path, env={"GITHUB_OUTPUT": str(tmp_path / "github-output"), "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("status", "outputs", "issue"),
+    [
+        (0, {"changed": "false", "failed": "false"}, False),
+        (10, {"changed": "true", "failed": "false", "label": "spec-update"}, False),
+        (20, {"changed": "true", "failed": "false", "label": "breaking-change"}, False),
+        (30, {"changed": "false", "failed": "true"}, True),
+        (1, {"changed": "false", "failed": "true"}, True),
+    ],
+)
+def test_the_spec_step_routes_each_exit_status(
+    tmp_path: Path, status: int, outputs: dict[str, str], *, issue: bool
+) -> None:
+    """A change goes on to a pull request; a failed fetch or merge goes to the issue, with what failed."""
+    result = run_spec_step(tmp_path, status)
+    assert result.returncode == 0, result.stderr
+    lines = (tmp_path / "github-output").read_text().splitlines()
+    assert dict(line.split("=", 1) for line in lines) == outputs
+    failure = tmp_path / "spec-failure.md"
+    assert failure.exists() == issue
+    if issue:
+        text = failure.read_text()
+        assert "## Spec changes" in text
+        assert "what failed" in text
+        assert f"Exit status {status} of `scripts/update_spec.py`" in text
+
+
+def test_the_spec_step_fails_on_bad_usage(tmp_path: Path) -> None:
+    """Exit status 2 (the workflow calling the script wrongly) fails the run instead of filing an issue."""
+    result = run_spec_step(tmp_path, 2)
+    assert result.returncode == 2
+    assert not (tmp_path / "spec-failure.md").exists()
