@@ -4,9 +4,9 @@
 every `$ref` (cycles included), the whole schema graph the generated client sees: nested
 objects, arrays' items, `allOf` (merged, as the generator merges it), `oneOf`/`anyOf`
 (variants; a `null` member is nullability), `additionalProperties`, enums, `nullable` and
-`type: [..., "null"]`, formats, defaults; request and response content types, every
-documented status code, path, query, header and cookie parameters, security requirements
-and servers. Each change is one of the `RULES` below, which say whether it breaks code
+`type: [..., "null"]`, formats, defaults, validation keywords; request and response content
+types, every documented status code, path, query, header and cookie parameters, tags,
+security requirements and servers. Each change is one of the `RULES` below, which say whether it breaks code
 written against the previous SDK and why. A schema reached through a `$ref` is reported at
 its place in `components`, once however many operations use it.
 
@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 
 Side = Literal["request", "response"]
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+# Validation keywords: the generated client checks none of them, the server checks them all.
+UPPER_BOUNDS = ("maxLength", "maximum", "exclusiveMaximum", "maxItems", "maxProperties")
+LOWER_BOUNDS = ("minLength", "minimum", "exclusiveMinimum", "minItems", "minProperties")
+OTHER_CONSTRAINTS = ("pattern", "multipleOf", "uniqueItems")
 # Formats openapi-python-client turns into another Python type than the bare JSON one.
 TYPED_FORMATS = {"date-time", "date", "uuid", "binary"}
 
@@ -48,6 +52,7 @@ _TABLE: tuple[tuple[str, bool, str], ...] = (
     ("operation-added", KEEPS, "a new function; existing code is untouched"),
     ("operation-removed", BREAKS, "its function is gone from the SDK"),
     ("operation-id-changed", BREAKS, "its function is renamed, so imports of the old name fail"),
+    ("operation-tag-changed", BREAKS, "the generator makes a module per first tag: the function's import path moves"),
     # servers and security
     ("server-added", KEEPS, "one more address the API answers at"),
     ("server-removed", BREAKS, "code (and VersiveClient's default base_url) pointing at it reaches nothing"),
@@ -87,6 +92,8 @@ _TABLE: tuple[tuple[str, bool, str], ...] = (
     ("request-enum-value-removed", BREAKS, "callers sending that value now fail (a Literal type error)"),
     ("request-variant-added", KEEPS, "one more shape callers may send"),
     ("request-variant-removed", BREAKS, "callers sending that shape now fail"),
+    ("request-constraint-tightened", BREAKS, "the generated client does not check bounds: the server refuses (422)"),
+    ("request-constraint-loosened", KEEPS, "every value accepted before still is"),
     # schemas: what the SDK reads
     ("response-property-added", KEEPS, "a new field readers may ignore"),
     ("response-property-made-required", KEEPS, "always present now; code that checked for Unset still works"),
@@ -99,6 +106,7 @@ _TABLE: tuple[tuple[str, bool, str], ...] = (
     ("response-enum-value-removed", KEEPS, "readers no longer get that value"),
     ("response-variant-added", BREAKS, "the previous SDK cannot parse the new shape"),
     ("response-variant-removed", KEEPS, "readers no longer get that shape"),
+    ("response-constraint-changed", KEEPS, "the generated client does not check bounds on what it reads"),
     # schemas: either way
     ("property-removed", BREAKS, "the model loses the attribute: code setting or reading it fails"),
     ("type-changed", BREAKS, "the generated type changes: code using the old one fails"),
@@ -193,6 +201,7 @@ class _Shape:
     additional: Literal["any", "none"] | tuple[Any, str]
     items: tuple[Any, str] | None
     variants: dict[str, tuple[Any, str]] | None
+    constraints: dict[str, Any]
 
 
 class _Walk:
@@ -231,6 +240,9 @@ class _Walk:
         if before.get("operationId") != after.get("operationId"):
             detail = f"{before.get('operationId')} -> {after.get('operationId')}"
             self.add("operation-id-changed", where, f"{at}.operationId", detail)
+        if (before.get("tags") or [None])[0] != (after.get("tags") or [None])[0]:
+            detail = f"{(before.get('tags') or ['default'])[0]} -> {(after.get('tags') or ['default'])[0]}"
+            self.add("operation-tag-changed", where, f"{at}.tags", detail)
         self.security(where, at, before, after)
         self.parameters(where, at, before, after)
         self.request_body(where, at, before, after)
@@ -355,6 +367,7 @@ class _Walk:
         else:
             self.types(where, side, was, now)
         self.nullable(where, side, was, now)
+        self.constraints(where, side, was, now)
         self.values(where, side, was, now)
         self.objects(where, side, was, now)
         if was.items is not None and now.items is not None:
@@ -393,6 +406,19 @@ class _Walk:
             self.add(f"{side}-nullable-added", where, now.path, "may be null")
         elif was.nullable and not now.nullable:
             self.add(f"{side}-nullable-removed", where, now.path, "no longer null")
+
+    def constraints(self, where: str, side: Side, was: _Shape, now: _Shape) -> None:
+        for keyword in sorted(was.constraints.keys() | now.constraints.keys()):
+            before, after = was.constraints.get(keyword), now.constraints.get(keyword)
+            if before == after:
+                continue
+            detail = f"{keyword}: {'none' if before is None else before} -> {'none' if after is None else after}"
+            if side == "response":
+                self.add("response-constraint-changed", where, now.path, detail)
+            elif _tighter(keyword, before, after):
+                self.add("request-constraint-tightened", where, now.path, detail)
+            else:
+                self.add("request-constraint-loosened", where, now.path, detail)
 
     def values(self, where: str, side: Side, was: _Shape, now: _Shape) -> None:
         if was.enum != now.enum:
@@ -507,6 +533,7 @@ def _shape(schema: Any, path: str, document: Mapping[str, Any]) -> _Shape:
         additional=additional_shape,
         items=items,
         variants=variants,
+        constraints={k: node[k] for k in (*UPPER_BOUNDS, *LOWER_BOUNDS, *OTHER_CONSTRAINTS) if k in node},
     )
 
 
@@ -528,6 +555,19 @@ def _merge_all_of(
             if key not in {"properties", "required", "allOf", "title", "description"}:
                 merged.setdefault(key, value)
     return merged, properties, frozenset(required)
+
+
+def _tighter(keyword: str, before: Any, after: Any) -> bool:
+    """Whether a validation keyword changed to accept less (a new or changed pattern always may)."""
+    if after is None:
+        return False
+    if before is None:
+        return after is not False
+    if keyword in UPPER_BOUNDS:
+        return bool(after < before)
+    if keyword in LOWER_BOUNDS:
+        return bool(after > before)
+    return keyword != "uniqueItems" or bool(after)
 
 
 def _types(node: Mapping[str, Any]) -> set[str]:

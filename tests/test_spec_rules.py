@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 from attrs import frozen
+from jsonschema import Draft202012Validator
 from spec_diff import RULES, compare
 
 if TYPE_CHECKING:
@@ -212,6 +213,7 @@ CASES = [
     Case("operation-added", lambda d: _set(d["paths"][PATH], "get", {**op(d), "operationId": "get_thing"})),
     Case("operation-removed", lambda d: d["paths"][PATH].pop("post")),
     Case("operation-id-changed", lambda d: _set(op(d), "operationId", "modify_thing")),
+    Case("operation-tag-changed", lambda d: _set(op(d), "tags", ["things"])),
     Case("server-added", lambda d: d["servers"].append({"url": "https://eu.mini.test"})),
     Case("server-removed", lambda d: _set(d, "servers", [{"url": "https://api2.mini.test"}]), also=("server-added",)),
     Case(
@@ -353,6 +355,18 @@ CASES = [
         fields=", shape=Triangle(base=1.0)",
         imports=", Triangle",
     ),
+    Case(
+        "request-constraint-tightened",
+        lambda d: _set(prop(d, "ThingIn", "size"), "maximum", 10),
+        fields=", size=50",
+    ),
+    Case(
+        "request-constraint-loosened",
+        lambda d: _set(prop(d, "ThingIn", "size"), "maximum", 1000),
+        before=lambda d: _set(prop(d, "ThingIn", "size"), "maximum", 100),
+        fields=", size=50",
+    ),
+    Case("response-constraint-changed", lambda d: _set(prop(d, "Thing", "score"), "maximum", 10), uses=READ_SCORE),
     Case("response-property-added", lambda d: _set(schemas(d)["Thing"]["properties"], "email", {"type": "string"})),
     Case("response-property-made-required", lambda d: schemas(d)["Thing"]["required"].append("score"), uses=READ_SCORE),
     Case(
@@ -584,15 +598,22 @@ def test_a_ref_cycle_ends() -> None:
 
 
 def _serve(document: Doc, answer: Answer) -> httpx.MockTransport:
-    """A mock of the server `document` describes: its addresses, its credentials, then `answer`."""
+    """A mock of the server `document` describes: its addresses, its request schema, its credentials, then `answer`."""
     servers = [s["url"] for s in document.get("servers") or []]
     operation = document["paths"].get(PATH, {}).get("post") or {}
     requirements = operation.get("security", document.get("security")) or []
     schemes = document["components"].get("securitySchemes") or {}
 
+    body = ((operation.get("requestBody") or {}).get("content") or {}).get("application/json") or {}
+    validator = Draft202012Validator({"components": document["components"], **body.get("schema", {})})
+
     def handler(request: httpx.Request) -> httpx.Response:
         if servers and not any(str(request.url).startswith(url) for url in servers):
             return httpx.Response(404)
+        if not request.content and (operation.get("requestBody") or {}).get("required"):
+            return httpx.Response(422)
+        if request.content and not validator.is_valid(json.loads(request.content)):
+            return httpx.Response(422)
         if requirements and all(requirements):
             scheme = schemes[next(iter(requirements[0]))]
             header = scheme.get("name", "Authorization") if scheme["type"] == "apiKey" else "Authorization"
