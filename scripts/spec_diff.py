@@ -113,6 +113,7 @@ _TABLE: tuple[tuple[str, bool, str], ...] = (
     ("format-changed", BREAKS, "the generated type follows the format (str, datetime, date, UUID, File)"),
     ("format-annotation-changed", KEEPS, "a format the generator does not type: str either way"),
     ("default-changed", KEEPS, "a caller that leaves the field unset sends the default it was generated with"),
+    ("model-removed", BREAKS, "the generator makes a class of every component schema: imports of this one fail"),
     ("model-renamed", BREAKS, "the generated class is renamed: imports and annotations of the old name fail"),
     ("additional-properties-forbidden", BREAKS, "the model loses additional_properties and item access"),
     ("additional-properties-allowed", KEEPS, "the model gains additional_properties; nothing else changes"),
@@ -158,6 +159,7 @@ def compare(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
         )
     for key in old_ops.keys() & new_ops.keys():
         walk.operation(old_ops[key], new_ops[key])
+    walk.models()
     return walk.result()
 
 
@@ -233,6 +235,14 @@ class _Walk:
             self.add("server-added", "servers", "$.servers", url)
         for url in sorted(old - new):
             self.add("server-removed", "servers", "$.servers", url)
+
+    def models(self) -> None:
+        """Component schemas gone (and not reported renamed where they were used)."""
+        old = (self.old.get("components") or {}).get("schemas") or {}
+        new = (self.new.get("components") or {}).get("schemas") or {}
+        renamed = {detail.split(" -> ")[0] for (rule, _), (_, detail) in self.found.items() if rule == "model-renamed"}
+        for name in sorted(old.keys() - new.keys() - renamed):
+            self.add("model-removed", "components", f"$.components.schemas{_key(name)}", name)
 
     def operation(self, old: tuple[str, str, dict[str, Any]], new: tuple[str, str, dict[str, Any]]) -> None:
         (_, _, before), (path, method, after) = old, new

@@ -430,6 +430,13 @@ CASES = [
     ),
     Case("default-changed", lambda d: _set(prop(d, "ThingIn", "colour"), "default", "blue")),
     Case(
+        "model-removed",
+        lambda d: schemas(d).pop("Legacy"),
+        before=lambda d: _set(schemas(d), "Legacy", {"type": "object", "properties": {"code": {"type": "string"}}}),
+        imports=", Legacy",
+        uses='    print(Legacy(code="x"))',
+    ),
+    Case(
         "model-renamed",
         _rename_config,
         fields=', config=Config(welcome_message="hi")',
