@@ -416,7 +416,10 @@ def test_pages_new_and_gone_are_reported_against_the_record(tmp_path: Path, serv
     shrunk = run(tmp_path, "--index", index, extra=("--json", "--check"))
     assert shrunk.returncode == BREAKING
     assert report(shrunk)["pages"]["gone"] == [f"{served_dir}/get.md"]
-    assert kinds(shrunk) == [("operation-removed", "GET /api/v1/interviews/{interview_id}", True)]
+    assert kinds(shrunk) == [
+        ("model-removed", "components", True),
+        ("operation-removed", "GET /api/v1/interviews/{interview_id}", True),
+    ]
     assert record.read_text().splitlines()[1:] == [f"{served_dir}/create.md", f"{served_dir}/get.md"], "--check"
 
 
