@@ -254,6 +254,19 @@ async def test_derived_clients_share_the_hooks(harness: Harness) -> None:
     assert seen == [1]
 
 
+async def test_each_attempt_shows_its_response_headers(harness: Harness) -> None:
+    """Attempt.headers: the response's headers, found by any case of name; None when there was no response."""
+    seen: list[Attempt] = []
+    harness.fake.faults.queue(faults.Status(429, retry_after=0), faults.Reset())
+    await harness.client(on_attempt=[seen.append], retry_policy=RetryPolicy.no_wait()).create_interview("study_1")
+    refused, reset, created = seen
+    assert refused.headers is not None
+    assert (refused.status_code, refused.headers["Retry-After"], refused.headers["retry-after"]) == (429, "0", "0")
+    assert (reset.status_code, reset.headers) == (None, None)
+    assert created.headers is not None
+    assert created.headers["CONTENT-TYPE"].startswith("application/json")
+
+
 async def test_the_pool_timeout_bounds_the_wait_for_a_free_connection(backend: str) -> None:
     """timeout.pool, as documented: with every connection busy, a call gives up after it instead of queueing on."""
     fake = FakeVersive(api_key="k")
