@@ -729,3 +729,100 @@ def test_each_verdict_holds_on_generated_code(case: Case, round_trips: dict[str,
     assert trip.typed_old == "", f"the probe must type-check against the old client:\n{trip.typed_old}"
     assert trip.ran_old == "", f"the probe must run against the old client and server: {trip.ran_old}"
     assert trip.broken == RULES[case.rule].breaking, trip
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "found"),
+    [
+        (
+            {"type": "string"},
+            {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+            [("type-changed", "string -> integer | string")],
+        ),
+        ({}, {"type": "string"}, [("response-type-narrowed", "any -> string")]),
+        ({"type": "string"}, {}, [("response-type-widened", "string -> any")]),
+        ({"enum": ["a", "b"]}, {"type": "string"}, [("response-enum-value-added", "'a', 'b' -> any value")]),
+        (
+            {"const": "a"},
+            {"const": "b"},
+            [("response-enum-value-added", "'b'"), ("response-enum-value-removed", "'a'")],
+        ),
+        (
+            {"enum": [1, 2]},
+            {"enum": ["1", "2"]},
+            [
+                ("type-changed", "integer -> string"),
+                ("response-enum-value-added", "'1', '2'"),
+                ("response-enum-value-removed", "1, 2"),
+            ],
+        ),
+        (
+            {"type": "object", "additionalProperties": {"type": "integer"}},
+            {"type": "object", "additionalProperties": {"type": "string"}},
+            [("type-changed", "integer -> string")],
+        ),
+        (
+            {"type": "object", "additionalProperties": False},
+            {"type": "object"},
+            [("additional-properties-allowed", "allowed")],
+        ),
+        (
+            {"type": "string", "minLength": 1},
+            {"type": "string"},
+            [("response-constraint-changed", "minLength: 1 -> none")],
+        ),
+        (
+            {"type": "array", "items": ref("Circle")},
+            {"type": "array", "items": ref("Square")},
+            [
+                ("model-renamed", "Circle -> Square"),
+                ("property-removed", "radius"),
+                ("response-property-added", "required side"),
+            ],
+        ),
+        (
+            {"allOf": [ref("Circle")]},
+            {"allOf": [ref("Square")]},
+            [("property-removed", "radius"), ("response-property-added", "required side")],
+        ),
+    ],
+)
+def test_each_kind_of_schema_is_compared(before: Doc, after: Doc, found: list[tuple[str, str]]) -> None:
+    """Unions against plain types, anything against a type, enums and const, typed additionalProperties, bounds."""
+    old, new = mini(), mini()
+    schemas(old)["Thing"]["properties"]["extra"] = before
+    schemas(new)["Thing"]["properties"]["extra"] = after
+    assert sorted((c.rule, c.detail) for c in compare(old, new)) == sorted(found)
+
+
+@pytest.mark.parametrize(
+    ("keyword", "before", "after", "rule"),
+    [
+        ("minLength", 1, 2, "request-constraint-tightened"),
+        ("minLength", 2, 1, "request-constraint-loosened"),
+        ("maxItems", None, 3, "request-constraint-tightened"),
+        ("maxItems", 3, None, "request-constraint-loosened"),
+        ("pattern", "^a", "^b", "request-constraint-tightened"),
+        ("uniqueItems", False, True, "request-constraint-tightened"),
+        ("uniqueItems", True, False, "request-constraint-loosened"),
+        ("uniqueItems", None, False, "request-constraint-loosened"),
+    ],
+)
+def test_request_bounds_tighten_or_loosen(keyword: str, before: Any, after: Any, rule: str) -> None:
+    """Upper bounds down, lower bounds up, a new pattern or uniqueness: tighter; the reverse: looser."""
+    old, new = mini(), mini()
+    for document, value in ((old, before), (new, after)):
+        if value is not None:
+            prop(document, "ThingIn", "tags")[keyword] = value
+    assert [c.rule for c in compare(old, new)] == [rule]
+
+
+def test_security_changes_name_the_schemes() -> None:
+    """Credentials no longer required, and a scheme swapped, say which scheme."""
+    before, after = mini(), mini()
+    after["components"]["securitySchemes"]["key"] = {"type": "apiKey", "in": "header", "name": "X-Key"}
+    op(after)["security"] = [{"key": []}]
+    ((rule, _, detail),) = _changes(before, after)
+    assert (rule, detail) == ("auth-scheme-changed", "http bearer -> apikey header x-key")
+    op(after)["security"] = [{}, {"key": []}]
+    assert [(r, d) for r, _, d in _changes(before, after)] == [("auth-optional", "credentials no longer required")]
