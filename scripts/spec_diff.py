@@ -332,9 +332,15 @@ class _Walk:
         for status in sorted(old.keys() - new.keys()):
             rule = "success-status-removed" if status.startswith("2") else "error-status-removed"
             self.add(rule, where, f"{at}.responses{_key(status)}", status)
-        for status in sorted(old.keys() & new.keys()):
+        pairs = [(status, status) for status in sorted(old.keys() & new.keys())]
+        # A success status changed (200 -> 201): what the generated client parses moved with it.
+        gone = sorted(k for k in old.keys() - new.keys() if k.startswith("2"))
+        came = sorted(k for k in new.keys() - old.keys() if k.startswith("2"))
+        if gone and came:
+            pairs.append((gone[0], came[0]))
+        for was_status, status in pairs:
             path = f"{at}.responses{_key(status)}"
-            was, _ = _resolve(old[status], path, self.old)
+            was, _ = _resolve(old[was_status], f"{at}.responses{_key(was_status)}", self.old)
             now, path = _resolve(new[status], path, self.new)
             self.contents(f"{where} {status}", "response", was.get("content") or {}, now.get("content") or {},
                           f"{path}.content")  # fmt: skip

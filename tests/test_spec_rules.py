@@ -826,3 +826,17 @@ def test_security_changes_name_the_schemes() -> None:
     assert (rule, detail) == ("auth-scheme-changed", "http bearer -> apikey header x-key")
     op(after)["security"] = [{}, {"key": []}]
     assert [(r, d) for r, _, d in _changes(before, after)] == [("auth-optional", "credentials no longer required")]
+
+
+def test_a_changed_success_status_still_compares_what_it_answers() -> None:
+    """200 -> 201 with a field dropped from the answer: both the status and the field are reported."""
+    before = mini()
+    before["paths"].pop("/things")
+    after = copy.deepcopy(before)
+    op(after)["responses"]["201"] = op(after)["responses"].pop("200")
+    schemas(after)["Thing"]["properties"].pop("score")
+    assert sorted((c.rule, c.where) for c in compare(before, after)) == [
+        ("property-removed", "POST /things/{thing_id} 201"),
+        ("success-status-added", "POST /things/{thing_id}"),
+        ("success-status-removed", "POST /things/{thing_id}"),
+    ]
