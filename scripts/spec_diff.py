@@ -574,7 +574,7 @@ def _merge_all_of(
 
 
 def _tighter(keyword: str, before: Any, after: Any) -> bool:
-    """Whether a validation keyword changed to accept less (a new or changed pattern always may)."""
+    """Whether a validation keyword changed to accept less (a new or changed pattern is taken to)."""
     if after is None:
         return False
     if before is None:
@@ -583,6 +583,8 @@ def _tighter(keyword: str, before: Any, after: Any) -> bool:
         return bool(after < before)
     if keyword in LOWER_BOUNDS:
         return bool(after > before)
+    if keyword == "multipleOf":  # looser only when the new step divides the old one
+        return bool(before % after != 0)
     return keyword != "uniqueItems" or bool(after)
 
 

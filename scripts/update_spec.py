@@ -100,7 +100,7 @@ class Reader:
         self.pages = Pages()
 
     def text(self, location: str) -> str:
-        """The text at a URL or path; raises Failure's reason as an UpdateError."""
+        """The text at a URL or path; an UpdateError says why it cannot be had."""
         if not _is_url(location):
             try:
                 return Path(location).read_text(encoding="utf-8")

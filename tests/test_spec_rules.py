@@ -803,6 +803,8 @@ def test_each_kind_of_schema_is_compared(before: Doc, after: Doc, found: list[tu
         ("maxItems", None, 3, "request-constraint-tightened"),
         ("maxItems", 3, None, "request-constraint-loosened"),
         ("pattern", "^a", "^b", "request-constraint-tightened"),
+        ("multipleOf", 2, 4, "request-constraint-tightened"),
+        ("multipleOf", 4, 2, "request-constraint-loosened"),
         ("uniqueItems", False, True, "request-constraint-tightened"),
         ("uniqueItems", True, False, "request-constraint-loosened"),
         ("uniqueItems", None, False, "request-constraint-loosened"),
