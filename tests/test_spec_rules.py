@@ -1149,3 +1149,32 @@ def test_a_ref_with_escaped_characters_is_followed() -> None:
     assert _changes(before, after) == [
         ("type-changed", "$.components.schemas['a/b~c'].properties.x", "string -> integer")
     ]
+
+
+def test_security_declared_for_the_whole_document_is_each_operations() -> None:
+    """A document-level security requirement applies to operations that state none; dropping it is auth-optional."""
+    before = mini()
+    op(before).pop("security")
+    before["security"] = [{"bearer": []}]
+    after = copy.deepcopy(before)
+    after.pop("security")
+    assert [(rule, path) for rule, path, _ in _changes(before, after)] == [
+        ("auth-optional", "$.paths['/things'].get.security"),
+        ("auth-optional", "$.paths['/things/{thing_id}'].post.security"),
+    ]
+
+
+def test_a_path_level_parameter_and_an_anyof_variant_are_named_where_they_are() -> None:
+    """Changes are named at the path item's parameters, and inside an anyOf variant, where the spec has them."""
+    before = mini()
+    before["paths"][PATH]["parameters"] = [{"name": "X-Trace", "in": "header", "schema": {"type": "string"}}]
+    schemas(before)["Thing"]["properties"]["extra"] = {
+        "anyOf": [ref("Circle"), {"type": "object", "properties": {"n": {"type": "integer"}}}]
+    }
+    after = copy.deepcopy(before)
+    after["paths"][PATH]["parameters"][0]["required"] = True
+    schemas(after)["Thing"]["properties"]["extra"]["anyOf"][1]["properties"]["n"]["type"] = "string"
+    assert sorted((rule, path) for rule, path, _ in _changes(before, after)) == [
+        ("parameter-made-required", "$.paths['/things/{thing_id}'].parameters[0]"),
+        ("type-changed", "$.components.schemas.Thing.properties.extra.anyOf[1].properties.n"),
+    ]
