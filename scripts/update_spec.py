@@ -445,10 +445,9 @@ def update(
     overlay_path: Path,
     write: bool,
     changelog: Path | None,
-    record: Path | None = None,
 ) -> Report:
     """Read, merge, validate, compare and (when `write`) write; a failed fetch writes nothing."""
-    record = record if record is not None else spec.parent / PAGES_RECORD
+    record = spec.parent / PAGES_RECORD
     pages = read_pages(sources, indexes)
     previous = read_record(record)
     found = _pages_report(pages, previous)
