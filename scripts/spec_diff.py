@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Literal
 
-from attrs import evolve, field, frozen
+from attrs import Factory, evolve, field, frozen
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -129,14 +129,8 @@ class Change:
     where: str
     path: str
     detail: str
-    breaking: bool = field(init=False)
-    why: str = field(init=False)
-
-    def __attrs_post_init__(self) -> None:
-        """Breaking or not, and why, come from the rule."""
-        rule = RULES[self.rule]
-        object.__setattr__(self, "breaking", rule.breaking)
-        object.__setattr__(self, "why", rule.why)
+    breaking: bool = field(init=False, default=Factory(lambda self: RULES[self.rule].breaking, takes_self=True))
+    why: str = field(init=False, default=Factory(lambda self: RULES[self.rule].why, takes_self=True))
 
 
 def compare(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
