@@ -764,7 +764,6 @@ def test_each_rule_finds_its_change(case: Case) -> None:
     changes = compare(before, after)
     assert sorted(c.rule for c in changes) == sorted([case.rule, *case.also])
     change = next(c for c in changes if c.rule == case.rule)
-    assert (change.breaking, change.why) == (RULES[case.rule].breaking, RULES[case.rule].why)
     assert (change.where, change.path, change.detail) == REPORTED[case.rule]
     assert compare(after, after) == []
 
