@@ -136,3 +136,50 @@ def test_the_spec_step_fails_on_bad_usage(tmp_path: Path) -> None:
     result = run_spec_step(tmp_path, 2)
     assert result.returncode == 2
     assert not (tmp_path / "spec-failure.md").exists()
+
+
+def run_issue_step(tmp_path: Path, name: str, open_issue: str) -> list[str]:
+    """Run a spec-update step that files or closes the failure issue, with `gh` stubbed; the gh calls it made."""
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "spec-update.yml").read_text())
+    (step,) = [s for s in workflow["jobs"]["update"]["steps"] if s.get("name") == name]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "gh-calls"
+    gh = bin_dir / "gh"
+    # `gh issue list ... --jq` prints the open issue's number, or nothing when there is none.
+    gh.write_text(
+        f'#!/bin/sh\nprintf "%s\\n" "$*" >> {calls}\n'
+        f'if [ "$1 $2" = "issue list" ]; then printf "%s" "{open_issue}"; fi\n'
+    )
+    gh.chmod(0o755)
+    (tmp_path / "spec-failure.md").write_text("what failed\n")
+    bash = shutil.which("bash")
+    assert bash is not None
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "REPO": "o/r", "GH_TOKEN": "t", "GITHUB_RUN_ID": "42"}
+    result = subprocess.run(
+        [bash, "-e", "-c", step["run"]], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return calls.read_text().splitlines()
+
+
+TITLE = "The upstream spec could not be followed"
+LIST = f'issue list --repo o/r --state open --search "{TITLE}" in:title --json number --jq .[0].number // empty'
+
+
+@pytest.mark.parametrize(
+    ("step", "open_issue", "calls"),
+    [
+        ("Open or update the issue saying what failed", "",
+         [f"issue create --repo o/r --title {TITLE} --body-file spec-failure.md"]),
+        ("Open or update the issue saying what failed", "7", ["issue edit 7 --repo o/r --body-file spec-failure.md"]),
+        ("Close the failure issue once the spec is followed again", "7",
+         ["issue close 7 --repo o/r --comment The upstream spec was followed again by run 42."]),
+        ("Close the failure issue once the spec is followed again", "", []),
+    ],
+)  # fmt: skip
+def test_the_failure_issue_is_opened_updated_and_closed(
+    tmp_path: Path, step: str, open_issue: str, calls: list[str]
+) -> None:
+    """One issue at most: created on the first failure, its body replaced on the next, closed once followed again."""
+    assert run_issue_step(tmp_path, step, open_issue) == [LIST, *calls]
