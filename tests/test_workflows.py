@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
@@ -87,21 +87,30 @@ def test_the_validators_catch_bad_workflows(tmp_path: Path) -> None:
     assert "unpinned" in result.stdout + result.stderr
 
 
+def spec_update_step(key: str, value: str) -> dict[str, Any]:
+    """The spec-update job's step whose `key` is `value`."""
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "spec-update.yml").read_text())
+    (step,) = [s for s in workflow["jobs"]["update"]["steps"] if s.get(key) == value]
+    return dict(step)
+
+
+def run_step(step: dict[str, Any], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A workflow step's `run` script, under bash -e as GitHub runs it."""
+    bash = shutil.which("bash")
+    assert bash is not None
+    return subprocess.run(
+        [bash, "-e", "-c", step["run"]], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+
+
 def run_spec_step(tmp_path: Path, status: int) -> subprocess.CompletedProcess[str]:
     """The spec-update workflow's "spec" step, run by bash with update_spec.py stubbed to exit with `status`."""
-    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "spec-update.yml").read_text())
-    (step,) = [s for s in workflow["jobs"]["update"]["steps"] if s.get("id") == "spec"]
     stub = tmp_path / ".venv" / "bin" / "python"
     stub.parent.mkdir(parents=True)
     stub.write_text(f"#!/bin/sh\necho '## Spec changes'\necho 'what failed' >&2\nexit {status}\n")
     stub.chmod(0o755)
-    bash = shutil.which("bash")
-    assert bash is not None
-    return subprocess.run(
-        [bash, "-e", "-c", step["run"]],
-        cwd=tmp_path, env={"GITHUB_OUTPUT": str(tmp_path / "github-output"), "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    env = {"GITHUB_OUTPUT": str(tmp_path / "github-output"), "PATH": "/usr/bin:/bin"}
+    return run_step(spec_update_step("id", "spec"), tmp_path, env)
 
 
 @pytest.mark.parametrize(
@@ -140,8 +149,6 @@ def test_the_spec_step_fails_on_bad_usage(tmp_path: Path) -> None:
 
 def run_issue_step(tmp_path: Path, name: str, open_issue: str) -> list[str]:
     """Run a spec-update step that files or closes the failure issue, with `gh` stubbed; the gh calls it made."""
-    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "spec-update.yml").read_text())
-    (step,) = [s for s in workflow["jobs"]["update"]["steps"] if s.get("name") == name]
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     calls = tmp_path / "gh-calls"
@@ -153,12 +160,8 @@ def run_issue_step(tmp_path: Path, name: str, open_issue: str) -> list[str]:
     )
     gh.chmod(0o755)
     (tmp_path / "spec-failure.md").write_text("what failed\n")
-    bash = shutil.which("bash")
-    assert bash is not None
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "REPO": "o/r", "GH_TOKEN": "t", "GITHUB_RUN_ID": "42"}
-    result = subprocess.run(
-        [bash, "-e", "-c", step["run"]], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
-    )
+    result = run_step(spec_update_step("name", name), tmp_path, env)
     assert result.returncode == 0, result.stderr
     return calls.read_text().splitlines()
 
