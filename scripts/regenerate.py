@@ -388,11 +388,44 @@ def generate(document: Mapping[str, Any], output: Path, version: str) -> None:
             raise RegenerationError(f"{GENERATOR} failed (exit {result.returncode}): " + " | ".join(detail[-15:]))
     # The marker belongs to the package as a whole: versive_client/py.typed covers this subpackage.
     (output / "py.typed").unlink(missing_ok=True)
+    (output / "operations.py").write_text(operations_module(document), encoding="utf-8")
     _format(output)
     header = HEADER.format(version=version)
     for path in sorted(output.rglob("*")):
         if path.is_file():
             path.write_text(f"{header}\n{path.read_text(encoding='utf-8')}", encoding="utf-8")
+
+
+def operations_module(document: Mapping[str, Any]) -> str:
+    """The source of ``operations.py``: each operation's method, path template and generated function name.
+
+    The SDK names a call by it in traces, metrics and hooks: a request the generated client
+    sends carries only its method and URL. The names are the generator's own (its parser,
+    with generator-config.yml), so they are the functions' names whatever the spec holds.
+    """
+    from openapi_python_client import strings  # noqa: PLC0415 - the pinned generator, checked before
+    from openapi_python_client.config import Config, ConfigFile, MetaType  # noqa: PLC0415
+    from openapi_python_client.parser import GeneratorData  # noqa: PLC0415
+
+    config_file = ConfigFile.load_from_path(GENERATOR_CONFIG)
+    config = Config.from_sources(config_file, MetaType.NONE, SPEC, "utf-8", overwrite=False, output_path=None)
+    data = GeneratorData.from_dict(dict(document), config=config)
+    if not isinstance(data, GeneratorData):
+        raise RegenerationError(f"{GENERATOR} could not parse the spec: {data.header}")
+    rows = sorted(
+        (
+            endpoint.method.upper(),
+            endpoint.path.get_untrusted_value(),
+            strings.PythonIdentifier(endpoint.name, config.field_prefix),
+        )
+        for collection in data.endpoint_collections_by_tag.values()
+        for endpoint in collection.endpoints
+    )
+    lines = "".join(f"    ({method!r}, {path!r}, {name!r}),\n" for method, path, name in rows)
+    return (
+        '"""Every operation: HTTP method, path template, and the name of its generated function."""\n\n'
+        f"OPERATIONS: tuple[tuple[str, str, str], ...] = (\n{lines})\n"
+    )
 
 
 def _format(output: Path) -> None:

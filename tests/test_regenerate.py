@@ -373,3 +373,28 @@ def test_the_committed_tree_is_only_replaced_whole(tmp_path: Path) -> None:
     assert sorted(p.name for p in target.parent.iterdir()) == ["_generated"]
     shutil.rmtree(staged)
     assert snapshot(target) == {"sub/a.py": b"a\n"}, "the target does not share files with the staging copy"
+
+
+def test_the_operations_table_names_each_generated_function_with_its_method_and_path(
+    tmp_path: Path, spec_document: dict[str, Any]
+) -> None:
+    """operations.py lists each operation by the module the generator wrote for it, with method and path template."""
+    spec_document["paths"]["/api/v1/interviews/{interview_id}"] = {
+        "get": {
+            "tags": ["interviews"],
+            "summary": "Get Interview",
+            "operationId": "get_interview_api_v1_interviews__interview_id__get",
+            "parameters": [{"name": "interview_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "The interview"}},
+        }
+    }
+    output = tmp_path / "_generated"
+    regenerate.generate(regenerate.normalise_operation_ids(spec_document), output, regenerate.check_generator_version())
+    namespace: dict[str, Any] = {}
+    exec((output / "operations.py").read_text(), namespace)  # noqa: S102 - the file just generated
+    assert namespace["OPERATIONS"] == (
+        ("GET", "/api/v1/interviews/{interview_id}", "get_interview"),
+        ("POST", "/api/v1/interviews", "create_interview"),
+    )
+    written = {path.stem for path in (output / "api" / "interviews").glob("*.py") if path.stem != "__init__"}
+    assert written == {"get_interview", "create_interview"}
