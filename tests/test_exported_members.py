@@ -9,7 +9,7 @@ from versive_client._generated import models as generated_models
 
 
 def test_top_level_exports() -> None:
-    """The package exports exactly its documented names: the client, its policy, its errors, the hooks' Attempt."""
+    """The package exports exactly its documented names: the client, its policy, its errors, the hooks' types."""
     assert set(versive_client.__all__) == {
         "APIConnectionError",
         "APIResponseValidationError",
@@ -18,6 +18,8 @@ def test_top_level_exports() -> None:
         "Attempt",
         "AuthenticationError",
         "BadRequestError",
+        "Call",
+        "CallObserver",
         "ConflictError",
         "InternalServerError",
         "NotFoundError",
@@ -52,3 +54,10 @@ def test_bulk_exports() -> None:
         "content_key",
     }
     assert all(hasattr(versive_client.bulk, name) for name in versive_client.bulk.__all__)
+
+
+def test_otel_exports() -> None:
+    """versive_client.otel exports its Telemetry only."""
+    import versive_client.otel  # noqa: PLC0415 - the extra, imported where it is tested
+
+    assert versive_client.otel.__all__ == ["Telemetry"]

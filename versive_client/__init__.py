@@ -28,7 +28,7 @@ from versive_client._errors import (
     VersiveError,
 )
 from versive_client._retry import RetryBudget, RetryPolicy
-from versive_client._transport import Attempt
+from versive_client._transport import Attempt, Call, CallObserver
 from versive_client._version import __version__
 
 __all__ = [
@@ -39,6 +39,8 @@ __all__ = [
     "Attempt",
     "AuthenticationError",
     "BadRequestError",
+    "Call",
+    "CallObserver",
     "ConflictError",
     "InternalServerError",
     "NotFoundError",

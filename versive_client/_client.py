@@ -20,15 +20,26 @@ from versive_client._generated import AuthenticatedClient
 from versive_client._generated.models import CreateInterviewReqV1, CreateInterviewReqV1MetadataType0, Interview
 from versive_client._httpx import HttpxBackend
 from versive_client._retry import RetryBudget, RetryPolicy
-from versive_client._transport import CALL_HEADERS, Headers, LoopTransport, Options, Request, Sender, require, unusable
+from versive_client._transport import (
+    CALL_HEADERS,
+    AttemptHooks,
+    Headers,
+    LoopTransport,
+    Options,
+    Request,
+    Sender,
+    require,
+    unusable,
+)
 from versive_client._version import __version__
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
     from typing import Unpack
 
-    from versive_client._transport import Attempt, Backend
+    from versive_client._transport import Attempt, Backend, Call, CallObserver, Observe, Route
     from versive_client.bulk import BulkOptions, BulkRun, Items
+    from versive_client.otel import Telemetry
 
 DEFAULT_BASE_URL = "https://api.getversive.com"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -89,9 +100,15 @@ class VersiveClient:
         on_attempt: functions called with an `Attempt` after every attempt of every call
             (status or error, attempt number, the wait before the next); an exception
             raised by one ends the call with it.
+        on_call: functions called with a `Call` as each call starts, returning a
+            `CallObserver` (told before and after each attempt, and of the call's end) or None.
+        telemetry: True (default): OpenTelemetry spans and metrics for every call when
+            opentelemetry-api is installed (the ``otel`` extra), through the global
+            providers; False: none; or a ``versive_client.otel.Telemetry`` with its own.
 
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0 `trust_env`, `max_connections` and `on_attempt`.
+    .. versionchanged:: 0.3.0 `on_call` and `telemetry`.
     """
 
     def __init__(
@@ -112,18 +129,20 @@ class VersiveClient:
         sleep: Callable[[float], Awaitable[object]] | None = None,
         default_headers: Mapping[str, str] | None = None,
         on_attempt: Sequence[Callable[[Attempt], object]] = (),
+        on_call: Sequence[Callable[[Call], CallObserver | None]] = (),
+        telemetry: bool | Telemetry = True,
     ) -> None:
         """Check every option, then set up the pool; nothing is sent until a call."""
         _configure_logging_from_env()
         url = _resolve_base_url(base_url, allow_insecure=allow_insecure)
         options = Options(timeout=timeout, max_retries=max_retries, deadline=deadline, retry_policy=retry_policy)
         extra = _check_default_headers(default_headers)
-        _check_callables(sleep, on_attempt)
+        observers = [*_observers(sleep, on_attempt, on_call), *_telemetry(telemetry)]
         backend = _backend(http_backend, http_client, transport, url, trust_env=trust_env, pool=max_connections)
         # The key last, and in no local of this frame: a traceback of a refused option cannot show it.
         # Header names in lower case (HTTP compares them without case): a default header replaces the SDK's own.
         headers = Headers({"authorization": f"Bearer {_resolve_api_key(api_key)}", "user-agent": USER_AGENT, **extra})
-        sender = Sender(backend, budget=RetryBudget(), sleep=sleep, hooks=on_attempt)
+        sender = Sender(backend, budget=RetryBudget(), sleep=sleep, observers=observers)
         self._setup(url, sender, options, headers)
 
     def _setup(self, base_url: str, sender: Sender, options: Options, headers: Headers) -> None:
@@ -144,7 +163,8 @@ class VersiveClient:
         """
         # The token is unused (requests carry the client's header) and would show in the attrs repr.
         generated = AuthenticatedClient(base_url=self._base_url, token="[set by VersiveClient]")  # noqa: S106
-        transport = LoopTransport(self._sender, self._options)
+        base_path = httpx.URL(self._base_url).path.rstrip("/")
+        transport = LoopTransport(self._sender, self._options, functools.partial(_route_of, base_path))
         generated.set_async_httpx_client(
             httpx.AsyncClient(base_url=self._base_url, transport=transport, headers=self._headers, trust_env=False)
         )
@@ -159,20 +179,22 @@ class VersiveClient:
         deadline: float | None = None,
         retry_policy: RetryPolicy | None = None,
         on_attempt: Sequence[Callable[[Attempt], object]] = (),
+        on_call: Sequence[Callable[[Call], CallObserver | None]] = (),
     ) -> VersiveClient:
-        """A client with other options that shares this one's pool, retry budget and hooks.
+        """A client with other options that shares this one's pool, retry budget, hooks and telemetry.
 
-        `on_attempt` adds hooks for the derived client's calls, after this client's.
+        `on_attempt` and `on_call` add hooks for the derived client's calls, after this client's.
         Closing it leaves this client open; closing this client closes it too.
 
         .. versionchanged:: 0.2.0 `on_attempt`.
+        .. versionchanged:: 0.3.0 `on_call`.
         """
         self._sender.check_open()
-        _check_callables(None, on_attempt)
+        observers = _observers(None, on_attempt, on_call)
         changes = {"timeout": timeout, "max_retries": max_retries, "deadline": deadline, "retry_policy": retry_policy}
         options = self._options.but(**changes)
         derived = object.__new__(VersiveClient)
-        derived._setup(self._base_url, self._sender.derive(on_attempt), options, self._headers)
+        derived._setup(self._base_url, self._sender.derive(observers), options, self._headers)
         return derived
 
     def __repr__(self) -> str:
@@ -264,7 +286,7 @@ class VersiveClient:
         key = _check_idempotency_key(idempotency_key)
         url = self._base_url + CREATE_INTERVIEW_PATH
         request = Request("POST", url, Headers(self._json_headers), _encode_body(body.to_dict()))
-        answer = await self._sender.send(request, options, key)
+        answer = await self._sender.send(request, options, key, ("create_interview", CREATE_INTERVIEW_PATH))
         if answer.status_code != HTTPStatus.OK:
             raise unusable(answer, request, "which the spec does not document for this operation")
         try:
@@ -354,11 +376,64 @@ def _check_default_headers(headers: object) -> dict[str, str]:
     return {name.lower(): value for name, value in headers.items()}
 
 
-def _check_callables(sleep: object, on_attempt: object) -> None:
+def _observers(sleep: object, on_attempt: object, on_call: object) -> list[Observe]:
+    """The call observers `on_attempt` and `on_call` give (checked, as `sleep` is)."""
     if sleep is not None and not callable(sleep):
         raise TypeError(f"sleep must be a coroutine function or None, got {type(sleep).__name__}")
     if not isinstance(on_attempt, Sequence) or not all(callable(hook) for hook in on_attempt):
         raise TypeError("on_attempt must be a sequence of functions taking an Attempt")
+    if not isinstance(on_call, Sequence) or not all(callable(hook) for hook in on_call):
+        raise TypeError("on_call must be a sequence of functions taking a Call")
+    return [*on_call, AttemptHooks(tuple(on_attempt))] if on_attempt else list(on_call)
+
+
+def _telemetry(telemetry: object) -> list[Observe]:
+    """`telemetry` as call observers: by default OpenTelemetry's, when opentelemetry-api is installed."""
+    if telemetry is False:
+        return []
+    if telemetry is True:
+        default = _default_telemetry()
+        return [default] if default is not None else []
+    from versive_client.otel import Telemetry  # noqa: PLC0415 - only when one is given
+
+    return [require("telemetry", telemetry, Telemetry, "True, False or a versive_client.otel.Telemetry")]
+
+
+@functools.cache
+def _default_telemetry() -> Observe | None:
+    """One `Telemetry` on the global providers for every client, or None without opentelemetry-api.
+
+    Imported at the first client, never by ``import versive_client``.
+    """
+    try:
+        from versive_client.otel import Telemetry  # noqa: PLC0415 - an optional extra
+    except ImportError as exc:
+        if exc.name is None:  # installed, but too old: say so once, and go on untraced
+            logger.warning("%s: clients are not traced (pip install 'versive-client[otel]')", exc)
+        return None
+    return Telemetry()
+
+
+@functools.cache
+def _routes() -> tuple[tuple[str, re.Pattern[str], Route], ...]:
+    """Each generated operation's method, path pattern, and (name, path template)."""
+    from versive_client._generated.operations import OPERATIONS  # noqa: PLC0415 - at the first traced call
+
+    def pattern(template: str) -> re.Pattern[str]:
+        parts = re.split(r"(\{[^}]*\})", template)
+        return re.compile("".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts))
+
+    return tuple((method, pattern(template), (name, template)) for method, template, name in OPERATIONS)
+
+
+def _route_of(base_path: str, method: str, path: str) -> Route:
+    """The operation a generated client's request under `base_path` is for, or (None, None)."""
+    if path.startswith(base_path):
+        relative = path[len(base_path) :]
+        for known, pattern, route in _routes():
+            if known == method and pattern.fullmatch(relative):
+                return route
+    return (None, None)
 
 
 def _backend(

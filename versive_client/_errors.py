@@ -32,6 +32,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import httpx
 
 
@@ -86,8 +88,13 @@ class APIStatusError(VersiveError):
         self.status_code = response.status_code
         self.headers = response.headers
         self.body = body
-        self.request_id = response.headers.get("x-request-id") or response.headers.get("request-id")
+        self.request_id = request_id(response.headers)
         self.retry_after = retry_after
+
+
+def request_id(headers: Mapping[str, str]) -> str | None:
+    """The id a server gave its response: ``x-request-id``, else ``request-id``; None without either."""
+    return headers.get("x-request-id") or headers.get("request-id")
 
 
 class BadRequestError(APIStatusError):

@@ -5,7 +5,8 @@ A call is a `Request` (method, URL, headers, body) given to `Sender.send` with i
 answers with an `Answer` (status, its own headers, body as received) or raises `SendError`.
 Everything else happens here, once for every backend: the Idempotency-Key and retry-count
 headers, the deadline, decoding the body by its Content-Encoding, status → typed error,
-retries with backoff and the retry budget, and the `Attempt` that hooks and logging see.
+retries with backoff and the retry budget, and what observers (``on_call``, ``on_attempt``,
+logging, tracing) are told of each call and attempt.
 ``create_interview`` sends here directly; every generated endpoint through `LoopTransport`,
 the httpx transport beneath the generated client.
 """
@@ -22,11 +23,18 @@ from urllib.parse import urlsplit
 import httpx
 from attrs import evolve, field, frozen
 
-from versive_client._errors import APIConnectionError, APIStatusError, APITimeoutError, status_error, validation_error
+from versive_client._errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    request_id,
+    status_error,
+    validation_error,
+)
 from versive_client._retry import RETRY_STATUSES, RetryBudget, RetryPolicy, parse_retry_after
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping, Sequence
+    from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 
     from versive_client._errors import APIResponseValidationError, VersiveError
 
@@ -206,9 +214,81 @@ class Attempt(NamedTuple):
     headers: Mapping[str, str] | None = None
     """The response's headers (names in any case), or None when it got no response."""
 
+    @property
+    def request_id(self) -> str | None:
+        """The response's ``x-request-id`` (or ``request-id``), if it had one.
+
+        .. versionadded:: 0.3.0
+        """
+        return None if self.headers is None else request_id(self.headers)
+
+
+class Call(NamedTuple):
+    """A call as it starts, as ``VersiveClient(on_call=[...])`` functions receive it.
+
+    .. versionadded:: 0.3.0
+    """
+
+    operation: str | None
+    """The generated function's name (``create_interview``), or None for a request to no operation of the spec."""
+    method: str
+    url: str
+    route: str | None
+    """The operation's path template (``/api/v1/interviews``), or None."""
+    idempotency_key: str | None
+    """The key every attempt sends (POST and PATCH), or None."""
+    deadline: float | None
+    """The call's total time limit in seconds, or None."""
+    max_retries: int
+
+
+class CallObserver:
+    """Told of one call's attempts and its end; ``on_call`` functions return one (or None to not watch the call).
+
+    Override what you need; each method does nothing by default. All run in the calling
+    task, in order: ``before_attempt`` and ``after_attempt`` once per attempt, then ``end``
+    exactly once, also when the call is cancelled or a hook raises. An exception raised by
+    one ends the call with it.
+
+    .. versionadded:: 0.3.0
+    """
+
+    def before_attempt(self, number: int, headers: MutableMapping[str, str]) -> None:
+        """Attempt `number` (1 for the first) is about to be sent; headers set in `headers` go with it.
+
+        `headers` are the request's, names in lower case; each attempt sends them as left.
+        """
+
+    def after_attempt(self, attempt: Attempt) -> None:
+        """An attempt ended: what it got, and the wait before the next (if any)."""
+
+    def end(self, error: BaseException | None) -> None:
+        """The call ended: None when it succeeded, else what it raised (a `VersiveError`, a cancellation)."""
+
+
+class AttemptHooks(CallObserver):
+    """``on_attempt`` functions: one observer of every call, calling each after each attempt."""
+
+    def __init__(self, hooks: Sequence[Callable[[Attempt], object]]) -> None:
+        self.hooks = hooks
+
+    def __call__(self, call: Call) -> CallObserver:  # noqa: ARG002 - the same for every call
+        return self
+
+    def after_attempt(self, attempt: Attempt) -> None:
+        for hook in self.hooks:
+            hook(attempt)
+
+
+if TYPE_CHECKING:
+    Observe = Callable[[Call], CallObserver | None]
+    """What ``on_call`` takes: a function of a `Call` returning its observer, or None."""
+    Route = tuple[str | None, str | None]
+    """A call's operation name and path template, each None when unknown."""
+
 
 class Sender:
-    """The attempt loop of one client; a derived client's shares the backend, budget, sleep and hooks."""
+    """The attempt loop of one client; a derived client's shares the backend, budget, sleep and observers."""
 
     def __init__(
         self,
@@ -216,22 +296,23 @@ class Sender:
         *,
         budget: RetryBudget,
         sleep: Callable[[float], Awaitable[object]] | None,
-        hooks: Sequence[Callable[[Attempt], object]],
+        observers: Sequence[Observe],
         parent: Sender | None = None,
     ) -> None:
-        """Send through `backend`; `hooks` are called after every attempt, in order; closed with `parent`."""
+        """Send through `backend`; each of `observers` is asked to watch every call, in order; closed with `parent`."""
         self.backend = backend
         self.budget = budget
-        self.hooks = tuple(hooks)
+        self.observers = tuple(observers)
         self.parent = parent
         self.closed = False
         self._sleep = sleep or _sleep
         # Not for security: jitter only needs to differ between clients and calls.
         self._random = random.Random()  # noqa: S311
 
-    def derive(self, hooks: Sequence[Callable[[Attempt], object]] = ()) -> Sender:
-        """A sender sharing this one's backend, budget, sleep and hooks (and `hooks` after them), closed with it."""
-        return Sender(self.backend, budget=self.budget, sleep=self._sleep, hooks=(*self.hooks, *hooks), parent=self)
+    def derive(self, observers: Sequence[Observe] = ()) -> Sender:
+        """A sender sharing this one's backend, budget, sleep and observers (and `observers` after them)."""
+        observers = (*self.observers, *observers)
+        return Sender(self.backend, budget=self.budget, sleep=self._sleep, observers=observers, parent=self)
 
     def check_open(self) -> None:
         """Raise if this client, or one it was derived from (they share the pool), has been closed."""
@@ -248,26 +329,52 @@ class Sender:
             if self.parent is None:
                 await self.backend.aclose()
 
-    async def send(self, request: Request, options: Options, idempotency_key: str | None = None) -> Answer:
+    async def send(
+        self, request: Request, options: Options, idempotency_key: str | None = None, route: Route = (None, None)
+    ) -> Answer:
         """Attempt `request` until a usable 2xx answer, a final error, or the deadline.
 
         A POST or PATCH without an Idempotency-Key gets one (`idempotency_key`, or a random
         one), the same on every attempt. Raises the typed error the last attempt ended in.
+        `route` (operation name, path template) is what observers are told the call is.
         """
         self.check_open()
         if request.method in NON_IDEMPOTENT_METHODS and IDEMPOTENCY_HEADER not in request.headers:
             request.headers[IDEMPOTENCY_HEADER] = idempotency_key or _random_key()
         deadline = None if options.deadline is None else time.monotonic() + options.deadline
+        watchers: list[CallObserver] = []
+        try:
+            if self.observers:
+                key = request.headers.get(IDEMPOTENCY_HEADER)
+                call = Call(route[0], request.method, request.url, route[1], key, options.deadline, options.max_retries)
+                for observe in self.observers:
+                    watcher = observe(call)
+                    if watcher is not None:
+                        watchers.append(watcher)
+            answer = await self._attempts(request, options, deadline, watchers)
+        except BaseException as exc:  # cancellation too: every observer hears how the call ended
+            for watcher in watchers:
+                watcher.end(exc)
+            raise
+        for watcher in watchers:
+            watcher.end(None)
+        return answer
+
+    async def _attempts(
+        self, request: Request, options: Options, deadline: float | None, watchers: Sequence[CallObserver]
+    ) -> Answer:
         attempt = 0
         while True:
             attempt += 1
             started = time.monotonic()
             request.headers[RETRY_COUNT_HEADER] = str(attempt - 1)
+            for watcher in watchers:
+                watcher.before_attempt(attempt, request.headers)
             answer, error, retryable = await self._attempt(request, options.timeout, deadline, attempt)
             wait = None
             if error is not None and retryable and attempt <= options.max_retries:
                 wait = self._wait_before_retry(error, attempt, options.retry_policy, deadline)
-            if self.hooks or logger.isEnabledFor(logging.DEBUG):
+            if watchers or logger.isEnabledFor(logging.DEBUG):
                 got = answer if answer is not None else error  # the response's status and headers, if any
                 status, headers = getattr(got, "status_code", None), getattr(got, "headers", None)
                 retry_after = error.retry_after if isinstance(error, APIStatusError) else None
@@ -275,8 +382,9 @@ class Sender:
                 event = Attempt(
                     request.method, request.url, attempt, status, error, wait, retry_after, key, elapsed, headers
                 )
-                for hook in (_log_attempt, *self.hooks):  # logging is the first user of the hooks
-                    hook(event)
+                _log_attempt(event)  # logging is the first user of the attempts
+                for watcher in watchers:
+                    watcher.after_attempt(event)
             if answer is not None:
                 return answer
             assert error is not None  # noqa: S101 - an attempt ends in an answer or an error
@@ -350,16 +458,19 @@ class Sender:
 class LoopTransport(httpx.AsyncBaseTransport):
     """The generated client's way into the loop: an httpx transport sending through a `Sender` with `options`."""
 
-    def __init__(self, sender: Sender, options: Options) -> None:
-        """Send through `sender`, with a client's `options`."""
+    def __init__(self, sender: Sender, options: Options, route_of: Callable[[str, str], Route]) -> None:
+        """Send through `sender`, with a client's `options`; `route_of(method, path)` names a call's operation."""
         self._sender = sender
         self._options = options
+        self._route_of = route_of
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request` through the attempt loop; a non-2xx ends as a typed error."""
         content = await request.aread()
         headers = Headers((name.lower(), value) for name, value in request.headers.multi_items())
-        answer = await self._sender.send(Request(request.method, str(request.url), headers, content), self._options)
+        route = self._route_of(request.method, request.url.path) if self._sender.observers else (None, None)
+        call = Request(request.method, str(request.url), headers, content)
+        answer = await self._sender.send(call, self._options, route=route)
         return answer.to_httpx()  # httpx sets the response's request
 
     async def aclose(self) -> None:
@@ -397,15 +508,30 @@ def _frameless(exc: BaseException | None) -> BaseException | None:
 
 
 def _log_attempt(attempt: Attempt) -> None:
-    """One DEBUG line per attempt: method, path, status or error, attempt number, the wait before the next."""
+    """One DEBUG line per attempt: method, path, status or error, attempt number, the wait before the next.
+
+    The fields are the record's attributes too (``extra``), for formatters that write them out (JSON).
+    """
     if logger.isEnabledFor(logging.DEBUG):
         error = attempt.error
-        outcome = attempt.status_code if error is None or isinstance(error, APIStatusError) else type(error).__name__
+        error_type = None if error is None else type(error).__name__
+        outcome = attempt.status_code if error is None or isinstance(error, APIStatusError) else error_type
         then = (
             "" if error is None else ", not retried" if attempt.wait is None else f", retrying in {attempt.wait:.2f}s"
         )
-        path = urlsplit(attempt.url).path
-        logger.debug("%s %s -> %s (attempt %d%s)", attempt.method, path, outcome, attempt.number, then)
+        fields = {
+            "method": attempt.method,
+            "path": urlsplit(attempt.url).path,
+            "status_code": attempt.status_code,
+            "error_type": error_type,
+            "attempt": attempt.number,
+            "wait": attempt.wait,
+            "request_id": attempt.request_id,
+            "idempotency_key": attempt.idempotency_key,
+        }
+        logger.debug(
+            "%s %s -> %s (attempt %d%s)", attempt.method, fields["path"], outcome, attempt.number, then, extra=fields
+        )
 
 
 async def _sleep(seconds: float) -> None:
