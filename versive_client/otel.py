@@ -21,7 +21,7 @@ import functools
 import re
 import time
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry.version import __version__ as api_version
 
@@ -127,10 +127,14 @@ class _Traced(CallObserver):
         # A span no one records (a no-op tracer, or sampled out) gets no attempt spans: each request
         # then carries the call span's context, or, if it has none, the caller's (an incoming one, say).
         valid = self.span.get_span_context().is_valid
-        self.context = trace.set_span_in_context(self.span) if valid else context.get_current()
+        call_context = trace.set_span_in_context(self.span) if valid else context.get_current()
         self.recording = self.span.is_recording()
         # Current for the call: attempt spans, and spans the application makes in hooks, go beneath it.
-        self.token = context.attach(self.context) if self.recording else None
+        self.token = context.attach(call_context)
+        # What every attempt's span starts with and every attempt's measurement carries.
+        self.common: dict[str, AttributeValue] = {"http.request.method": call.method, **self.server}
+        if call.route is not None:
+            self.common["url.template"] = call.route
         self.started = time.monotonic()
         self.attempts = 0
         self.attempt: tuple[Span, Token[Context]] | None = None
@@ -138,15 +142,11 @@ class _Traced(CallObserver):
     def before_attempt(self, number: int, headers: MutableMapping[str, str]) -> None:
         self.attempts = number
         if not self.recording:
-            propagate.inject(headers, context=self.context)
+            propagate.inject(headers)
             return
         call = self.call
-        attributes: dict[str, AttributeValue] = {"http.request.method": call.method, **self.server}
-        attributes["url.full"] = self.url
-        if call.route is not None:
-            attributes["url.template"] = call.route
-        # The semantic conventions set this on resends only; 0 marks the first attempt explicitly.
-        attributes["http.request.resend_count"] = number - 1
+        # The semantic conventions set the resend count on resends only; 0 marks the first attempt explicitly.
+        attributes = {**self.common, "url.full": self.url, "http.request.resend_count": number - 1}
         name = f"{call.method} {call.route}" if call.route else call.method
         span = self.telemetry.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
         attempt_context = trace.set_span_in_context(span)
@@ -155,46 +155,39 @@ class _Traced(CallObserver):
 
     def after_attempt(self, attempt: Attempt) -> None:
         error_type = _error_type(attempt)
-        measured: dict[str, AttributeValue] = {"http.request.method": self.call.method, **self.server}
-        if self.call.route is not None:
-            measured["url.template"] = self.call.route
+        outcome: dict[str, AttributeValue] = {}
         if attempt.status_code is not None:
-            measured["http.response.status_code"] = attempt.status_code
+            outcome["http.response.status_code"] = attempt.status_code
         if error_type is not None:
-            measured["error.type"] = error_type
+            outcome["error.type"] = error_type
         if self.attempt is not None:
             span, token = self.attempt
             self.attempt = None
-            span.set_attributes({**measured, **_attempt_attributes(attempt)})
+            span.set_attributes({**outcome, **_attempt_attributes(attempt)})
             if error_type is not None:
                 span.set_status(StatusCode.ERROR, str(attempt.error))
             context.detach(token)
             span.end()
-        self.telemetry.attempt_duration.record(attempt.elapsed, measured)
-        if attempt.wait is not None:
+        self.telemetry.attempt_duration.record(attempt.elapsed, {**self.common, **outcome})
+        if attempt.wait is not None and error_type is not None:  # a retry follows a failed attempt
             retried = {"versive.operation": self.operation, "server.address": self.server["server.address"]}
-            self.telemetry.retries.add(1, {**retried, "error.type": error_type or "_OTHER"})
+            self.telemetry.retries.add(1, {**retried, "error.type": error_type})
 
     def end(self, error: BaseException | None) -> None:
-        error_type = None if error is None else type(error).__name__
-        if self.attempt is not None:  # cancelled, or a hook raised, during an attempt
-            span, token = self.attempt
-            self.attempt = None
-            span.set_attribute("error.type", error_type or "_OTHER")
-            span.set_status(StatusCode.ERROR, error_type)
-            context.detach(token)
-            span.end()
         measured: dict[str, AttributeValue] = {"versive.operation": self.operation, **self.server}
-        if error_type is not None:
-            measured["error.type"] = error_type
-        if self.recording:
-            self.span.set_attribute("versive.attempts", self.attempts)
-            if error is not None:
-                self.span.set_attribute("error.type", measured["error.type"])
-                self.span.set_status(StatusCode.ERROR, str(error) or error_type)
-                self.span.record_exception(error)
-        if self.token is not None:
-            context.detach(self.token)
+        if error is not None:
+            measured["error.type"] = kind = type(error).__name__
+            if self.attempt is not None:  # cancelled, or a hook raised, during an attempt
+                span, token = self.attempt
+                span.set_attribute("error.type", kind)
+                span.set_status(StatusCode.ERROR, kind)
+                context.detach(token)
+                span.end()
+            self.span.set_attribute("error.type", kind)
+            self.span.set_status(StatusCode.ERROR, str(error) or kind)
+            self.span.record_exception(error)
+        self.span.set_attribute("versive.attempts", self.attempts)
+        context.detach(self.token)
         self.span.end()
         self.telemetry.call_duration.record(time.monotonic() - self.started, measured)
 
@@ -233,13 +226,16 @@ def _error_type(attempt: Attempt) -> str | None:
 
 
 def _redacted(url: str) -> str:
-    """`url` for ``url.full``: credentials in it and signature query values replaced by ``REDACTED``."""
+    """`url` for ``url.full``: credentials in it and signature query values replaced by ``REDACTED``.
+
+    Textually, so that the rest of the URL is as sent (a parse and re-encoding would normalise it).
+    """
     parts = urlsplit(url)
     netloc = parts.netloc
     if "@" in netloc:
         netloc = "REDACTED:REDACTED@" + netloc.rsplit("@", 1)[1]
-    query = parts.query
-    if query and any(key in SECRET_QUERY_KEYS for key, _ in parse_qsl(query, keep_blank_values=True)):
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(key, "REDACTED" if key in SECRET_QUERY_KEYS else value) for key, value in pairs])
+    fields = parts.query.split("&")
+    query = "&".join(
+        f"{name}=REDACTED" if (name := field.partition("=")[0]) in SECRET_QUERY_KEYS else field for field in fields
+    )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
