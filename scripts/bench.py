@@ -3,6 +3,7 @@
     python scripts/bench.py                      # the full run (a few minutes on 2 cores)
     python scripts/bench.py --quick              # tiny counts: checks that the benchmark still works
     python scripts/bench.py --against ../other   # this tree's VersiveClient against another checkout's
+    python scripts/bench.py --telemetry-only     # what the otel extra costs a call
 
 A minimal create-interview server (uvicorn with httptools) runs in its own process on
 loopback. Each round measures, interleaved, calls/s at each concurrency for: raw httpx,
@@ -20,10 +21,16 @@ plot of the pace and the 429s over time (``--plot``, default docs/pace-under-lim
 and the same batch against an unlimited fake that answers a random 2% with ``429
 Retry-After: 0``, against the same batch with no 429s.
 
+Last, what telemetry costs a call (``--telemetry-only`` runs just this): `create_interview`
+in-process against a canned answer, with ``telemetry=False``, with the otel extra and no
+provider set, and with the OpenTelemetry SDK's providers, interleaved.
+
 With ``--against DIR``, it measures instead what a change costs: VersiveClient from this
 tree and from the checkout in DIR (a worktree of an earlier commit, say), each in fresh
 interpreters, interleaved round by round against the same server, on both backends, with
-one warm-up call each, and prints the ratio of this tree's calls/s to the other's.
+one warm-up call each, and prints the ratio of this tree's calls/s to the other's; this
+tree runs twice, with opentelemetry-api made unimportable (as without the otel extra,
+compared with DIR) and with it importable and no provider set (compared with without).
 """
 
 from __future__ import annotations
@@ -213,6 +220,8 @@ def throughput_table(base_url: str, concurrencies: list[int], total: int, rounds
 SIDE_BY_SIDE = """
 import asyncio, sys, time
 sys.path.insert(0, sys.argv[1])
+if sys.argv[6] == "without-otel":
+    sys.modules["opentelemetry"] = None  # as if the otel extra were not installed
 from versive_client import VersiveClient
 async def main(url, backend, concurrency, total):
     async with VersiveClient("bench-key", base_url=url, http_backend=backend) as versive:
@@ -231,28 +240,96 @@ asyncio.run(main(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])))
 
 
 def against_table(other: Path, base_url: str, concurrencies: list[int], total: int, rounds: int) -> list[str]:
-    """VersiveClient from this tree and from `other`, interleaved in fresh interpreters; calls/s and the ratio."""
-    results: dict[tuple[str, str, int], list[float]] = {}
+    """VersiveClient from this tree (without, then with opentelemetry-api) and from `other`, interleaved.
+
+    Each in fresh interpreters. With opentelemetry-api importable, this tree's clients trace
+    through the global providers; none is set here, so this measures what the extra costs
+    an application that installs it without configuring OpenTelemetry.
+    """
+    variants = [(ROOT, "without-otel"), (ROOT, "with-otel"), (other, "without-otel")]
+    results: dict[tuple[int, str, int], list[float]] = {}
     for _ in range(rounds):
         for backend in ("httpx", "aiohttp"):
             for concurrency in concurrencies:
-                for tree in (ROOT, other):
+                for index, (tree, otel) in enumerate(variants):
                     command = [sys.executable, "-c", SIDE_BY_SIDE, str(tree), base_url, backend, str(concurrency)]
-                    done = subprocess.run([*command, str(total)], capture_output=True, text=True, check=True, cwd=tree)
-                    results.setdefault((str(tree), backend, concurrency), []).append(float(done.stdout))
+                    command += [str(total), otel]
+                    done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=tree)
+                    results.setdefault((index, backend, concurrency), []).append(float(done.stdout))
     lines = [
-        f"VersiveClient calls/s, this tree against {other}, median of {rounds} interleaved round(s) of {total} calls",
+        f"VersiveClient calls/s, median of {rounds} interleaved round(s) of {total} calls: this tree without the",
+        f"otel extra against {other}, and this tree with opentelemetry-api (no provider set) against without it",
         "",
-        "| backend | " + " | ".join(f"c={c}" for c in concurrencies) + " |",
-        "| --- |" + " --- |" * len(concurrencies),
+        "| backend | comparison | " + " | ".join(f"c={c}" for c in concurrencies) + " |",
+        "| --- | --- |" + " --- |" * len(concurrencies),
     ]
     for backend in ("httpx", "aiohttp"):
-        cells = []
-        for concurrency in concurrencies:
-            ours = statistics.median(results[str(ROOT), backend, concurrency])
-            theirs = statistics.median(results[str(other), backend, concurrency])
-            cells.append(f"{ours:,.0f} vs {theirs:,.0f} ({ours / theirs:.2f})")
-        lines.append(f"| {backend} | " + " | ".join(cells) + " |")
+        for label, ours, theirs in (("without otel vs other tree", 0, 2), ("with otel vs without", 1, 0)):
+            cells = []
+            for concurrency in concurrencies:
+                mine = statistics.median(results[ours, backend, concurrency])
+                base = statistics.median(results[theirs, backend, concurrency])
+                cells.append(f"{mine:,.0f} vs {base:,.0f} ({mine / base:.2f})")
+            lines.append(f"| {backend} | {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+# -- what telemetry costs per call ----------------------------------------------------------
+
+
+class Canned(httpx.AsyncBaseTransport):
+    """Answers every request with the create-interview 200 body, in-process: only the client's own work is timed."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """The canned answer."""
+        await request.aread()
+        return httpx.Response(200, headers={"content-type": "application/json"}, content=INTERVIEW)
+
+
+def telemetry_table(total: int, rounds: int) -> list[str]:
+    """Microseconds per create_interview call, in-process, by what telemetry is on; interleaved, median of rounds."""
+    from opentelemetry.sdk.metrics import MeterProvider  # noqa: PLC0415 - dev tools, only here
+    from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: PLC0415
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: PLC0415
+
+    from versive_client.otel import Telemetry  # noqa: PLC0415
+
+    def recording() -> Telemetry:
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
+        return Telemetry(tracer_provider=provider, meter_provider=MeterProvider())
+
+    variants: dict[str, Callable[[], Any]] = {
+        "telemetry=False (as without the extra)": lambda: False,
+        "the extra, no provider set (the default)": lambda: True,
+        "SDK providers, spans kept in memory": recording,
+    }
+
+    async def per_call(telemetry: Any) -> float:
+        async with VersiveClient(KEY, base_url="https://api.versive.test", transport=Canned(),
+                                 telemetry=telemetry) as versive:  # fmt: skip
+            await versive.create_interview("warm-up")
+            started = time.perf_counter()
+            for _ in range(total):
+                await versive.create_interview("study_bench", title="Benchmark", metadata={"participant_id": "p-1"})
+            return (time.perf_counter() - started) / total * 1e6
+
+    results: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for name, make in variants.items():
+            results.setdefault(name, []).append(asyncio.run(per_call(make())))
+    base = statistics.median(results[next(iter(variants))])
+    lines = [
+        f"create_interview in-process (a canned answer), µs per call, median of {rounds} interleaved rounds",
+        f"of {total:,} calls",
+        "",
+        "| telemetry | µs per call | cost per call | ratio |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name in variants:
+        micros = statistics.median(results[name])
+        lines.append(f"| {name} | {micros:.1f} | {micros - base:+.1f} µs | {micros / base:.2f} |")
     return lines
 
 
@@ -526,6 +603,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny counts, to check the benchmark runs")
     parser.add_argument("--against", type=Path, metavar="DIR", help="compare with the checkout in DIR instead")
     parser.add_argument("--limits-only", action="store_true", help="only the batches under rate limits")
+    parser.add_argument("--telemetry-only", action="store_true", help="only what telemetry costs per call")
     parser.add_argument("--plot", type=Path, help="where to write the plot (default: docs/pace-under-limits.svg)")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -538,6 +616,9 @@ def main(argv: list[str] | None = None) -> int:
     plot = args.plot if args.plot is not None or args.quick else ROOT / "docs" / "pace-under-limits.svg"
     if args.limits_only:
         print("\n".join(limits_table(300 if args.quick else 5000, plot)))
+        return 0
+    if args.telemetry_only:
+        print("\n".join(telemetry_table(200 if args.quick else 20_000, 1 if args.quick else 5)))
         return 0
     concurrencies = [1, 4] if args.quick else [1, 32, 256]
     # Installed packages come with their bytecode compiled; so must ours, or every fresh
@@ -557,6 +638,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(import_table(imports)))
         print("\n".join(batch_table(base_url, rows, 16, rounds)))
         print("\n".join(limits_table(300 if args.quick else 5000, plot)))
+        print("\n".join(telemetry_table(200 if args.quick else 20_000, 1 if args.quick else 5)))
     finally:
         process.kill()
         process.wait()

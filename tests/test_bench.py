@@ -40,16 +40,22 @@ def test_the_benchmark_runs_and_prints_its_tables(tmp_path: Path) -> None:
     assert re.search(r"answered 429 Retry-After: 0 at random \(ratio \d\.\d\d\)", result.stdout)
     assert plot.read_text().startswith("<svg")
     assert "<polyline" in plot.read_text()
+    for telemetry in ("telemetry=False", "the extra, no provider set", "SDK providers"):
+        assert re.search(
+            rf"^\| {telemetry}[^|]* \| [\d.]+ \| [+-][\d.]+ µs \| \d\.\d\d \|", result.stdout, re.MULTILINE
+        )
 
 
 def test_the_side_by_side_comparison_runs(tmp_path: Path) -> None:
-    """--against DIR measures this tree's client against another checkout's, both backends; a bad DIR is refused."""
+    """--against DIR: this tree's client against another checkout's, and with the otel extra against without it."""
     bench = [sys.executable, str(ROOT / "scripts" / "bench.py"), "--quick", "--against"]
     result = subprocess.run([*bench, str(ROOT)], capture_output=True, text=True, check=False, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert f"this tree against {ROOT}" in result.stdout
-    assert re.search(r"^\| httpx \| [\d,]+ vs [\d,]+ \(\d\.\d\d\) \|", result.stdout, re.MULTILINE)
-    assert re.search(r"^\| aiohttp \| [\d,]+ vs [\d,]+ \(\d\.\d\d\) \|", result.stdout, re.MULTILINE)
+    assert f"otel extra against {ROOT}" in result.stdout
+    for backend in ("httpx", "aiohttp"):
+        for comparison in ("without otel vs other tree", "with otel vs without"):
+            row = rf"^\| {backend} \| {comparison} \| [\d,]+ vs [\d,]+ \(\d\.\d\d\) \|"
+            assert re.search(row, result.stdout, re.MULTILINE), (backend, comparison)
     refused = subprocess.run([*bench, str(tmp_path)], capture_output=True, text=True, check=False, timeout=60)
     assert refused.returncode == 2
     assert "no versive_client package there" in refused.stderr
