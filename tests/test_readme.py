@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import os
 import re
 import subprocess
@@ -17,19 +18,23 @@ from versive_client import VersiveClient
 from versive_client.testing import FakeVersive
 
 
+def run_against_the_fake(program: str) -> tuple[str, FakeVersive]:
+    """Run `program` with VERSIVE_API_KEY and VERSIVE_BASE_URL set for a fake on loopback: its stdout, and the fake."""
+    fake = FakeVersive(api_key="readme-key")
+    with fake.serve_in_thread() as base_url:
+        env = {**os.environ, "VERSIVE_API_KEY": "readme-key", "VERSIVE_BASE_URL": base_url}
+        result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=False, env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout, fake
+
+
 def test_the_quickstart_runs_against_the_fake() -> None:
     """The first Python block of the README, with VERSIVE_* pointing at the fake, creates an interview."""
     readme = (ROOT / "README.md").read_text()
     quickstart = re.search(r"## Quickstart\n\n```python\n(.*?)```", readme, re.DOTALL)
     assert quickstart is not None
-    fake = FakeVersive(api_key="readme-key")
-    with fake.serve_in_thread() as base_url:
-        env = {**os.environ, "VERSIVE_API_KEY": "readme-key", "VERSIVE_BASE_URL": base_url}
-        result = subprocess.run(
-            [sys.executable, "-c", quickstart.group(1)], capture_output=True, text=True, check=False, env=env
-        )
-    assert result.returncode == 0, result.stderr
-    assert re.search(r"https://getversive\.com/s/study_123\?vid=vid_[0-9a-f]+", result.stdout)
+    stdout, fake = run_against_the_fake(quickstart.group(1))
+    assert re.search(r"https://getversive\.com/s/study_123\?vid=vid_[0-9a-f]+", stdout)
     assert [i.metadata.to_dict() for i in fake.interviews] == [{"participant_id": "p-42"}]  # type: ignore[union-attr]
 
 
@@ -83,12 +88,8 @@ def test_the_bulk_example_runs_against_the_fake() -> None:
         + textwrap.indent(block.group(1), "    ")
         + "\nasyncio.run(main())\n"
     )
-    fake = FakeVersive(api_key="readme-key")
-    with fake.serve_in_thread() as base_url:
-        env = {**os.environ, "VERSIVE_API_KEY": "readme-key", "VERSIVE_BASE_URL": base_url}
-        result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=False, env=env)
-    assert result.returncode == 0, result.stderr
-    assert sorted(line.split()[0] for line in result.stdout.splitlines()) == ["p-0001", "p-0002", "p-0003"]
+    stdout, fake = run_against_the_fake(program)
+    assert sorted(line.split()[0] for line in stdout.splitlines()) == ["p-0001", "p-0002", "p-0003"]
     assert len(fake.interviews) == 3
     assert sorted(request.idempotency_key or "" for request in fake.requests) == [
         "wave-3:p-0001",
@@ -106,3 +107,29 @@ def test_the_spec_section_lists_every_rule_as_the_code_has_it() -> None:
     assert rows == list(spec_diff.rules_table())[2:]
     for status in ("0 no change", "10 non-breaking", "20 breaking", "30 a page or index could not be fetched"):
         assert status in section
+
+
+def test_the_tracing_example_prints_a_call_span_over_its_attempt_span() -> None:
+    """The "Tracing, metrics and logs" example, against the fake: the console shows the call and attempt spans."""
+    block = re.search(r"```python\n(.*?)```", _section("Tracing, metrics and logs"), re.DOTALL)
+    assert block is not None
+    stdout, fake = run_against_the_fake(block.group(1))
+    printed = json.loads("[" + stdout.replace("}\n{", "},\n{") + "]")
+    assert [(span["name"], span["kind"]) for span in printed] == [
+        ("POST /api/v1/interviews", "SpanKind.CLIENT"),
+        ("versive.create_interview", "SpanKind.INTERNAL"),
+    ]
+    assert printed[0]["parent_id"] == printed[1]["context"]["span_id"]
+    assert fake.requests[0].headers["traceparent"].split("-")[2] == printed[0]["context"]["span_id"][2:]
+    assert "readme-key" not in stdout
+
+
+def test_the_tracing_section_names_every_instrument_and_attribute_the_code_sets() -> None:
+    """Each attribute and instrument name in versive_client.otel is in the README's tables, and each there is used."""
+    source = (ROOT / "versive_client" / "otel.py").read_text()
+    section = _section("Tracing, metrics and logs")
+    in_code = set(re.findall(r'"((?:versive|http|server|url|error)\.[a-z_.]+)"', source))
+    tables = "\n".join(line for line in section.splitlines() if line.startswith("| "))
+    in_readme = set(re.findall(r"`((?:versive|http|server|url|error)\.[a-z_.]+)`", tables))
+    assert in_code - in_readme == set(), "set in code, not in the README"
+    assert in_readme - in_code == set(), "in the README, not set in code"
