@@ -257,6 +257,7 @@ class CallObserver:
         """Attempt `number` (1 for the first) is about to be sent; headers set in `headers` go with it.
 
         `headers` are the request's, names in lower case; each attempt sends them as left.
+        They hold the ``authorization`` header: keep its value out of anything recorded.
         """
 
     def after_attempt(self, attempt: Attempt) -> None:
