@@ -112,6 +112,12 @@ async def call(client: VersiveClient, way: str) -> Interview:
     return response.parsed
 
 
+def in_process(fake: FakeVersive, **options: Any) -> VersiveClient:
+    """A client reaching `fake` in-process (no sockets, unless `options` name another transport), with `options`."""
+    options.setdefault("transport", fake.transport())
+    return VersiveClient(KEY, base_url="https://api.versive.test", **options)
+
+
 def traceparent(span: ReadableSpan) -> str:
     """The W3C traceparent header naming `span`, with its flags."""
     assert span.context is not None
@@ -270,8 +276,7 @@ async def test_an_unrecorded_call_passes_the_trace_context_on_and_is_still_measu
     fake = FakeVersive(api_key=KEY)
     fake.faults.queue(faults.Status(503))
     incoming = propagate.extract({"traceparent": INCOMING})  # as a web framework reads it from its request
-    async with VersiveClient(KEY, base_url="https://api.versive.test", transport=fake.transport(),
-                             retry_policy=RetryPolicy.no_wait(), telemetry=telemetry) as client:  # fmt: skip
+    async with in_process(fake, retry_policy=RetryPolicy.no_wait(), telemetry=telemetry) as client:
         token = context.attach(incoming)
         try:
             await client.create_interview("study_1")
@@ -300,8 +305,7 @@ async def test_whether_a_retry_after_was_honoured(otel: Otel, retry_after: int, 
     """A Retry-After is honoured when the next attempt waited for it; not without a next attempt, or if too long."""
     fake = FakeVersive(api_key=KEY)
     fake.faults.queue(faults.Status(503, retry_after=retry_after))
-    async with VersiveClient(KEY, base_url="https://api.versive.test", transport=fake.transport(),
-                             max_retries=max_retries, telemetry=otel.telemetry) as client:  # fmt: skip
+    async with in_process(fake, max_retries=max_retries, telemetry=otel.telemetry) as client:
         with contextlib.suppress(InternalServerError):
             await client.create_interview("study_1")
     first = dict(otel.attempt_spans()[0].attributes or {})
@@ -324,8 +328,7 @@ async def test_with_a_tracer_that_makes_invalid_spans_the_callers_trace_is_passe
     """A call span without a context of its own: each request carries the caller's trace context instead."""
     telemetry = Telemetry(tracer_provider=Dropping(), meter_provider=Otel().meter_provider)  # type: ignore[arg-type]
     fake = FakeVersive(api_key=KEY)
-    async with VersiveClient(KEY, base_url="https://api.versive.test", transport=fake.transport(),
-                             telemetry=telemetry) as client:  # fmt: skip
+    async with in_process(fake, telemetry=telemetry) as client:
         token = context.attach(propagate.extract({"traceparent": INCOMING}))
         try:
             await client.create_interview("study_1")
@@ -417,8 +420,7 @@ async def test_a_cancelled_call_ends_its_spans_and_restores_the_context(
 async def test_requests_to_no_known_operation_are_traced_by_method(otel: Otel) -> None:
     """A request the generated client sends to a path the spec does not have: spans named by its method alone."""
     fake = FakeVersive(api_key=KEY)
-    async with VersiveClient(KEY, base_url="https://api.versive.test", transport=fake.transport(),
-                             telemetry=otel.telemetry, max_retries=0) as client:  # fmt: skip
+    async with in_process(fake, telemetry=otel.telemetry, max_retries=0) as client:
         with pytest.raises(NotFoundError):
             await client.generated_client.get_async_httpx_client().get("/api/v1/elsewhere")
     assert otel.call_span().name == "versive.GET"
@@ -504,10 +506,9 @@ async def test_an_observer_is_told_of_the_end_when_a_hook_raises() -> None:
         raise LookupError(f"hook saw attempt {attempt.number}")
 
     fake = FakeVersive(api_key=KEY)
-    async with VersiveClient(
-        KEY, base_url="https://api.versive.test", transport=fake.transport(),
-        on_call=[lambda call: Recorder(events, call)], on_attempt=[broken], telemetry=False,
-    ) as client:  # fmt: skip
+    async with in_process(
+        fake, on_call=[lambda call: Recorder(events, call)], on_attempt=[broken], telemetry=False
+    ) as client:
         with pytest.raises(LookupError, match="hook saw attempt 1"):
             await client.create_interview("study_1")
     assert events[1:] == [("before", 1), ("after", 1, 200), ("end", "LookupError")]
@@ -522,10 +523,7 @@ async def test_an_on_call_function_that_raises_ends_the_call_before_anything_is_
         raise LookupError(f"no observer for {call.operation}")
 
     fake = FakeVersive(api_key=KEY)
-    async with VersiveClient(
-        KEY, base_url="https://api.versive.test", transport=fake.transport(),
-        on_call=[lambda call: Recorder(events, call), broken], telemetry=False,
-    ) as client:  # fmt: skip
+    async with in_process(fake, on_call=[lambda call: Recorder(events, call), broken], telemetry=False) as client:
         with pytest.raises(LookupError, match="no observer for create_interview"):
             await client.create_interview("study_1")
     assert events[1:] == [("end", "LookupError")]
@@ -541,10 +539,7 @@ async def test_a_call_ended_before_its_first_attempt_is_traced_with_no_attempts(
             raise LookupError(f"refused attempt {number}")
 
     fake = FakeVersive(api_key=KEY)
-    async with VersiveClient(
-        KEY, base_url="https://api.versive.test", transport=fake.transport(),
-        on_call=[lambda _call: Refusing()], telemetry=otel.telemetry,
-    ) as client:  # fmt: skip
+    async with in_process(fake, on_call=[lambda _call: Refusing()], telemetry=otel.telemetry) as client:
         with pytest.raises(LookupError, match="refused attempt 1"):
             await client.create_interview("study_1")
     assert fake.requests == []
@@ -584,8 +579,9 @@ async def test_log_records_carry_their_fields(caplog: pytest.LogCaptureFixture, 
     caplog.set_level(logging.DEBUG, logger="versive_client")
     fake = FakeVersive(api_key=KEY)
     fake.faults.queue(faults.Status(503))
-    async with VersiveClient(KEY, base_url="https://api.versive.test", transport=RequestIds(fake),
-                             retry_policy=RetryPolicy.no_wait(), telemetry=otel.telemetry) as client:  # fmt: skip
+    async with in_process(
+        fake, transport=RequestIds(fake), retry_policy=RetryPolicy.no_wait(), telemetry=otel.telemetry
+    ) as client:
         await client.create_interview("study_1")
     records = [record for record in caplog.records if record.name == "versive_client"]
     assert [record.getMessage() for record in records] == [
@@ -610,8 +606,7 @@ async def test_a_connection_error_is_logged_with_its_type(caplog: pytest.LogCapt
     caplog.set_level(logging.DEBUG, logger="versive_client")
     fake = FakeVersive(api_key=KEY)
     fake.faults.queue(faults.Reset())
-    async with VersiveClient(KEY, base_url="https://api.versive.test", transport=fake.transport(), max_retries=0,
-                             telemetry=False) as client:  # fmt: skip
+    async with in_process(fake, max_retries=0, telemetry=False) as client:
         with pytest.raises(APIConnectionError):
             await client.create_interview("study_1")
     [record] = [record for record in caplog.records if record.name == "versive_client"]
