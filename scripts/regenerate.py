@@ -51,6 +51,8 @@ os.environ["OPENAPI_SPEC_VALIDATOR_SCHEMA_VALIDATOR_BACKEND"] = "jsonschema"
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
+    import surface
+
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi.yaml"
 OVERLAY = ROOT / "openapi.overlay.yaml"
@@ -388,23 +390,33 @@ def generate(document: Mapping[str, Any], output: Path, version: str) -> None:
             raise RegenerationError(f"{GENERATOR} failed (exit {result.returncode}): " + " | ".join(detail[-15:]))
     # The marker belongs to the package as a whole: versive_client/py.typed covers this subpackage.
     (output / "py.typed").unlink(missing_ok=True)
-    (output / "operations.py").write_text(operations_module(document), encoding="utf-8")
+    operations, resources = surface_sources(document)
+    (output / "operations.py").write_text(operations, encoding="utf-8")
+    (output / "resources.py").write_text(resources, encoding="utf-8")
     _format(output)
     header = HEADER.format(version=version)
-    for path in sorted(output.rglob("*")):
-        if path.is_file():
-            path.write_text(f"{header}\n{path.read_text(encoding='utf-8')}", encoding="utf-8")
+    for path in sorted(output.rglob("*.py")):
+        path.write_text(f"{header}\n{path.read_text(encoding='utf-8')}", encoding="utf-8")
+    # The document the client was generated from, for the fake Versive (JSON has no comments: no header).
+    (output / "openapi.json").write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def operations_module(document: Mapping[str, Any]) -> str:
-    """The source of ``operations.py``: each operation's method, path template and generated function name.
+def surface_sources(document: Mapping[str, Any]) -> tuple[str, str]:
+    """The sources of ``operations.py`` and ``resources.py`` for `document` (see scripts/surface.py)."""
+    import surface  # noqa: PLC0415 - imports the generator, whose version is checked first
 
-    The SDK names a call by it in traces, metrics and hooks: a request the generated client
-    sends carries only its method and URL. The names are the generator's own (its parser,
-    with generator-config.yml), so they are the functions' names whatever the spec holds.
+    found = surface_of(document)
+    return surface.operations_source(found), surface.resources_source(found)
+
+
+def surface_of(document: Mapping[str, Any]) -> list[surface.Method]:
+    """Every operation as the SDK exposes it, from the generator's own reading of `document`.
+
+    The names and types are the generated functions' and models' own: the generator's parser
+    runs on the same document with generator-config.yml.
     """
-    from openapi_python_client import strings  # noqa: PLC0415 - the pinned generator, checked before
-    from openapi_python_client.config import Config, ConfigFile, MetaType  # noqa: PLC0415
+    import surface  # noqa: PLC0415 - imports the generator, whose version is checked first
+    from openapi_python_client.config import Config, ConfigFile, MetaType  # noqa: PLC0415 - the pinned generator
     from openapi_python_client.parser import GeneratorData  # noqa: PLC0415
 
     config_file = ConfigFile.load_from_path(GENERATOR_CONFIG)
@@ -412,20 +424,10 @@ def operations_module(document: Mapping[str, Any]) -> str:
     data = GeneratorData.from_dict(dict(document), config=config)
     if not isinstance(data, GeneratorData):
         raise RegenerationError(f"{GENERATOR} could not parse the spec: {data.header}")
-    rows = sorted(
-        (
-            endpoint.method.upper(),
-            endpoint.path.get_untrusted_value(),
-            strings.PythonIdentifier(endpoint.name, config.field_prefix),
-        )
-        for collection in data.endpoint_collections_by_tag.values()
-        for endpoint in collection.endpoints
-    )
-    lines = "".join(f"    ({method!r}, {path!r}, {name!r}),\n" for method, path, name in rows)
-    return (
-        '"""Every operation: HTTP method, path template, and the name of its generated function."""\n\n'
-        f"OPERATIONS: tuple[tuple[str, str, str], ...] = (\n{lines})\n"
-    )
+    try:
+        return surface.methods(data, document)
+    except surface.SurfaceError as exc:
+        raise RegenerationError(str(exc)) from exc
 
 
 def _format(output: Path) -> None:

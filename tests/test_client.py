@@ -74,7 +74,7 @@ async def test_the_key_and_base_url_come_from_the_environment(monkeypatch: pytes
         monkeypatch.setenv("VERSIVE_BASE_URL", base_url)
         async with VersiveClient(http_backend=backend) as client:
             assert client.base_url == base_url
-            await client.create_interview("study_1")
+            await client.create_interview(study_id="study_1")
     assert len(fake.interviews) == 1
 
 
@@ -178,7 +178,7 @@ async def test_bad_arguments_are_refused_before_any_request(
 async def test_metadata_is_copied_when_the_call_starts(harness: Harness) -> None:
     """Changing the caller's mapping after the call starts does not change what is sent."""
     metadata: dict[str, Any] = {"participant_id": "p-1", "tags": ["a"]}
-    interview = await harness.client().create_interview("s", metadata=metadata)
+    interview = await harness.client().create_interview(study_id="s", metadata=metadata)
     metadata["participant_id"] = "changed"
     assert interview.to_dict()["metadata"]["participant_id"] == "p-1"
 
@@ -209,7 +209,7 @@ async def test_the_generated_sync_functions_are_refused_clearly(harness: Harness
 
 async def test_the_user_agent_names_the_sdk_python_and_httpx(harness: Harness) -> None:
     """User-Agent: versive-client/<version> Python/<version> httpx/<version>."""
-    await harness.client().create_interview("s")
+    await harness.client().create_interview(study_id="s")
     assert harness.fake.requests[0].headers["user-agent"] == (
         f"versive-client/{__version__} Python/{platform.python_version()} httpx/{httpx.__version__}"
     )
@@ -217,7 +217,7 @@ async def test_the_user_agent_names_the_sdk_python_and_httpx(harness: Harness) -
 
 async def test_default_headers_are_sent(harness: Harness) -> None:
     """default_headers reach every request."""
-    await harness.client(default_headers={"X-Team": "research-ops"}).create_interview("s")
+    await harness.client(default_headers={"X-Team": "research-ops"}).create_interview(study_id="s")
     assert harness.fake.requests[0].headers["x-team"] == "research-ops"
 
 
@@ -227,9 +227,9 @@ async def test_with_options_derives_a_client_sharing_the_pool(harness: Harness) 
     derived = client.with_options(max_retries=5, timeout=12, deadline=60, retry_policy=RetryPolicy.no_wait())
     assert "max_retries=5" in repr(derived)
     assert derived.base_url == client.base_url
-    assert (await derived.create_interview("s")).study_id == "s"
+    assert (await derived.create_interview(study_id="s")).study_id == "s"
     await derived.aclose()
-    assert (await client.create_interview("s")).study_id == "s"
+    assert (await client.create_interview(study_id="s")).study_id == "s"
 
 
 async def test_closed_clients_refuse_calls(harness: Harness) -> None:
@@ -237,7 +237,7 @@ async def test_closed_clients_refuse_calls(harness: Harness) -> None:
     client = harness.client()
     await client.aclose()
     with pytest.raises(RuntimeError):
-        await client.create_interview("s")
+        await client.create_interview(study_id="s")
 
 
 async def test_secrets_never_appear_in_output(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
@@ -246,12 +246,12 @@ async def test_secrets_never_appear_in_output(harness: Harness, caplog: pytest.L
     caplog.set_level(logging.DEBUG)
     harness.fake.faults.queue(faults.Status(503, retry_after=1), faults.Reset(), faults.CloseMidBody())
     client = harness.client(max_retries=3)
-    interview = await client.create_interview("s", metadata={"p": 1})
+    interview = await client.create_interview(study_id="s", metadata={"p": 1})
 
     texts = [repr(client), str(client), repr(client.generated_client), repr(interview), repr(harness.fake.requests)]
     harness.fake.faults.queue(*[faults.HtmlBadGateway()] * 4)
     with pytest.raises(VersiveError) as caught:
-        await client.create_interview("s")
+        await client.create_interview(study_id="s")
     texts += [str(caught.value), repr(caught.value), "".join(traceback.format_exception(caught.value))]
     # Tracebacks with locals, as error trackers capture them (from below this test's own
     # frame, which holds the key), and the client's attributes.
@@ -262,7 +262,7 @@ async def test_secrets_never_appear_in_output(harness: Harness, caplog: pytest.L
     texts += [repr(vars(client))]
     wrong = harness.client("wrong-" + secret)
     with pytest.raises(AuthenticationError) as denied:
-        await wrong.create_interview("s")
+        await wrong.create_interview(study_id="s")
     texts += [str(denied.value), "".join(traceback.format_exception(denied.value)), repr(wrong)]
     texts += [record.getMessage() for record in caplog.records]
 
@@ -275,7 +275,7 @@ async def test_one_debug_line_per_attempt(harness: Harness, caplog: pytest.LogCa
     """Each failed attempt logs method, path, status, attempt and delay at DEBUG under versive_client."""
     caplog.set_level(logging.DEBUG, logger="versive_client")
     harness.fake.faults.queue(faults.Status(503, retry_after=2))
-    await harness.client().create_interview("s")
+    await harness.client().create_interview(study_id="s")
     messages = [r.getMessage() for r in caplog.records if r.name == "versive_client"]
     assert "POST /api/v1/interviews -> 503 (attempt 1, retrying in 2.00s)" in messages
     assert "POST /api/v1/interviews -> 200 (attempt 2)" in messages
@@ -291,7 +291,7 @@ async def test_versive_log_debug_turns_on_a_stderr_handler() -> None:
         "    fake = FakeVersive(api_key='env-secret')\n"
         "    fake.faults.queue(faults.Status(503))\n"
         "    async with VersiveClient('env-secret', base_url='https://x.test', transport=fake.transport()) as c:\n"
-        "        await c.create_interview('s')\n"
+        "        await c.create_interview(study_id='s')\n"
         "asyncio.run(main())\n"
     )
     result = await anyio.run_process(
@@ -306,7 +306,7 @@ async def test_the_error_hierarchy_is_catchable_as_versive_error(harness: Harnes
     """Every failure is a VersiveError; connection failures are APIConnectionError."""
     harness.fake.faults.queue(*[faults.Reset()] * 3)
     with pytest.raises(VersiveError) as caught:
-        await harness.client().create_interview("s")
+        await harness.client().create_interview(study_id="s")
     assert isinstance(caught.value, APIConnectionError)
     assert caught.value.method == "POST"
     assert caught.value.url is not None
@@ -321,7 +321,7 @@ async def test_a_request_id_is_kept_on_status_errors() -> None:
 
     async with VersiveClient("k", base_url="https://x.test", transport=httpx.MockTransport(handler)) as client:
         with pytest.raises(VersiveError) as caught:
-            await client.create_interview("s")
+            await client.create_interview(study_id="s")
     assert getattr(caught.value, "request_id", None) == "req-123"
     assert getattr(caught.value, "body", None) == {"detail": "Not Found"}
 
@@ -334,7 +334,7 @@ async def test_an_undocumented_2xx_is_a_validation_error() -> None:
 
     async with VersiveClient("k", base_url="https://x.test", transport=httpx.MockTransport(handler)) as client:
         with pytest.raises(VersiveError, match="answered 201 which the spec does not document"):
-            await client.create_interview("s")
+            await client.create_interview(study_id="s")
 
 
 async def test_a_body_with_a_wrong_date_is_a_validation_error() -> None:
@@ -352,12 +352,12 @@ async def test_a_body_with_a_wrong_date_is_a_validation_error() -> None:
 
     async with VersiveClient("k", base_url="https://x.test", transport=httpx.MockTransport(handler)) as client:
         with pytest.raises(VersiveError, match="with a body that does not match the spec"):
-            await client.create_interview("s")
+            await client.create_interview(study_id="s")
 
 
 async def test_a_default_header_replaces_the_sdks_own_whatever_its_case(harness: Harness) -> None:
     """default_headers={"user-agent": ...} replaces the SDK's User-Agent instead of sending two."""
-    await harness.client(default_headers={"user-agent": "panel-tool/2.0"}).create_interview("s")
+    await harness.client(default_headers={"user-agent": "panel-tool/2.0"}).create_interview(study_id="s")
     assert harness.fake.requests[0].headers["user-agent"] == "panel-tool/2.0"
 
 
@@ -385,7 +385,7 @@ async def test_default_headers_must_be_strings(headers: object, message: str) ->
 async def test_a_body_that_cannot_be_encoded_is_refused_before_sending(harness: Harness) -> None:
     """A title with a lone surrogate cannot be UTF-8: ValueError, nothing sent."""
     with pytest.raises(ValueError, match="the request cannot be sent as JSON: 'utf-8' codec can't encode"):
-        await harness.client().create_interview("s", title="broken \ud800")
+        await harness.client().create_interview(study_id="s", title="broken \ud800")
     assert harness.fake.requests == []
 
 
@@ -411,7 +411,7 @@ async def test_calls_go_through_the_proxy_the_environment_names(
     async with fake.serve() as base_url, proxy as proxy_url:
         no_proxy_variables.setenv(variable, proxy_url.replace("http://", "http://ops:s%40cret@"))
         async with VersiveClient("k", base_url=base_url, http_backend=backend) as client:
-            await client.create_interview("s")
+            await client.create_interview(study_id="s")
             await create_interview.asyncio(client=client.generated_client, body=CreateInterviewReqV1(study_id="g"))
     assert proxy.seen == [f"POST {base_url}{PATH}"] * 2
     assert proxy.credentials == ["Basic " + base64.b64encode(b"ops:s@cret").decode()] * 2
@@ -438,7 +438,7 @@ async def test_no_proxy_the_scheme_and_trust_env_keep_calls_direct(
         for name, value in variables.items():
             no_proxy_variables.setenv(name, value.format(proxy=proxy_url))
         async with VersiveClient("k", base_url=base_url, http_backend=backend, trust_env=trust_env) as client:
-            await client.create_interview("s")
+            await client.create_interview(study_id="s")
     assert proxy.seen == []
     assert len(fake.interviews) == 1
 
@@ -456,7 +456,7 @@ async def test_https_goes_through_the_proxy_tunnel_trusting_ssl_cert_file(
         no_proxy_variables.setenv("HTTPS_PROXY", proxy_url)
         no_proxy_variables.setenv("SSL_CERT_FILE", str(ca_file))
         async with VersiveClient("k", base_url=secure_url, http_backend=backend) as client:
-            interview = await client.create_interview("s")
+            interview = await client.create_interview(study_id="s")
     assert proxy.seen == [f"CONNECT {secure_url.removeprefix('https://')}"]
     assert [i.id for i in fake.interviews] == [interview.id]
 
@@ -475,10 +475,10 @@ async def test_ssl_cert_file_is_trusted_unless_trust_env_is_false(
         client = VersiveClient("k", base_url=secure_url, http_backend=backend, trust_env=trust_env, max_retries=0)
         async with client:
             if trust_env:
-                await client.create_interview("s")
+                await client.create_interview(study_id="s")
             else:
                 with pytest.raises(APIConnectionError, match=r"(?i)certificate verify failed"):
-                    await client.create_interview("s")
+                    await client.create_interview(study_id="s")
     assert len(fake.interviews) == (1 if trust_env else 0)
 
 
@@ -510,7 +510,7 @@ async def test_the_environments_proxy_follows_httpx_rules(
 async def _use(client: VersiveClient, way: str) -> object:
     """Create an interview through `client` (its method or the generated function), or derive a client."""
     if way == "create_interview":
-        return await client.create_interview("s")
+        return await client.create_interview(study_id="s")
     if way == "generated endpoint":
         return await create_interview.asyncio(client=client.generated_client, body=CreateInterviewReqV1(study_id="s"))
     return client.with_options(max_retries=1)
@@ -522,7 +522,7 @@ async def test_closing_a_client_closes_the_clients_derived_from_it(harness: Harn
     client = harness.client()
     derived = client.with_options(max_retries=0)
     grandchild = derived.with_options(timeout=3)
-    await grandchild.create_interview("s")
+    await grandchild.create_interview(study_id="s")
     await client.aclose()
     await client.aclose()  # closing twice is harmless
     for each in (client, derived, grandchild):
@@ -540,9 +540,9 @@ async def test_closing_a_derived_client_leaves_the_others_open(harness: Harness)
     await derived.aclose()
     for closed in (derived, grandchild):
         with pytest.raises(RuntimeError, match="this VersiveClient is closed"):
-            await closed.create_interview("s")
-    assert (await client.create_interview("s")).status == "open"
-    assert (await sibling.create_interview("s")).status == "open"
+            await closed.create_interview(study_id="s")
+    assert (await client.create_interview(study_id="s")).status == "open"
+    assert (await sibling.create_interview(study_id="s")).status == "open"
 
 
 async def test_a_call_in_flight_when_its_client_closes_ends_refused(backend: str) -> None:
@@ -551,7 +551,7 @@ async def test_a_call_in_flight_when_its_client_closes_ends_refused(backend: str
     fake.faults.queue(faults.Delay(1.0))
     async with fake.serve() as base_url:
         client = VersiveClient("k", base_url=base_url, http_backend=backend, retry_policy=RetryPolicy.no_wait())
-        call = asyncio.create_task(client.create_interview("s"))
+        call = asyncio.create_task(client.create_interview(study_id="s"))
         while not fake.requests:  # noqa: ASYNC110 - the fake runs in its own thread
             await asyncio.sleep(0.01)
         await client.aclose()
@@ -591,10 +591,10 @@ async def test_create_interview_sends_and_reads_what_the_generated_function_does
         )
         theirs = await create_interview.asyncio_detailed(client=client.generated_client, body=body)
         if isinstance(theirs.parsed, Interview):
-            assert await client.create_interview("study_1", title="T", metadata={"a": 1}) == theirs.parsed
+            assert await client.create_interview(study_id="study_1", title="T", metadata={"a": 1}) == theirs.parsed
         else:
             with pytest.raises(APIResponseValidationError, match="which the spec does not document for this operation"):
-                await client.create_interview("study_1", title="T", metadata={"a": 1})
+                await client.create_interview(study_id="study_1", title="T", metadata={"a": 1})
     assert sent[0] == sent[1]
 
 
@@ -604,7 +604,7 @@ async def _with_options(harness: Harness, where: str, options: dict[str, Any]) -
         return harness.client(**options)
     if where == "with_options":
         return harness.client().with_options(**options)
-    return await harness.client().create_interview("s", **options)
+    return await harness.client().create_interview(study_id="s", **options)
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,7 @@ async def test_retryable_failures_then_success(harness: Harness, kind: str, fail
     harness.fake.faults.queue(*[fault] * failures)
     client = harness.client(max_retries=2)
 
-    interview = await client.create_interview("study_1")
+    interview = await client.create_interview(study_id="study_1")
 
     assert [i.id for i in harness.fake.interviews] == [interview.id]
     keys = {request.idempotency_key for request in harness.fake.requests}
@@ -78,7 +78,7 @@ async def test_more_failures_than_retries_raise_the_typed_error(harness: Harness
     client = harness.client(max_retries=2)
 
     with pytest.raises(error_class) as caught:
-        await client.create_interview("study_1")
+        await client.create_interview(study_id="study_1")
 
     assert caught.value.attempts == 3
     assert "after 3 attempts" in str(caught.value)
@@ -90,7 +90,7 @@ async def test_a_timeout_is_retried_and_then_raised(harness: Harness) -> None:
     harness.fake.faults.queue(faults.Delay(2.0), faults.Delay(2.0))
     client = harness.client(max_retries=1, timeout=httpx.Timeout(5.0, read=0.05))
     with pytest.raises(APITimeoutError) as caught:
-        await client.create_interview("study_1")
+        await client.create_interview(study_id="study_1")
     assert caught.value.attempts == 2
     assert len(harness.fake.interviews) == 1, "both attempts reached the API; the key made them one interview"
 
@@ -99,7 +99,7 @@ async def test_a_timeout_then_success_returns_the_first_interview(harness: Harne
     """The timed-out attempt created the interview; the retry, with the same key, gets that one back."""
     harness.fake.faults.queue(faults.Delay(2.0))
     client = harness.client(timeout=httpx.Timeout(5.0, read=0.05))
-    interview = await client.create_interview("study_1")
+    interview = await client.create_interview(study_id="study_1")
     assert [i.id for i in harness.fake.interviews] == [interview.id]
 
 
@@ -109,7 +109,7 @@ async def test_other_statuses_fail_on_the_first_attempt(harness: Harness, status
     harness.fake.faults.queue(faults.Status(status))
     client = harness.client(max_retries=5)
     with pytest.raises(APIStatusError) as caught:
-        await client.create_interview("study_1")
+        await client.create_interview(study_id="study_1")
     assert caught.value.status_code == status
     assert caught.value.attempts == 1
     assert len(harness.fake.requests) == 1
@@ -121,7 +121,7 @@ async def test_max_retries_zero_disables_retries(harness: Harness) -> None:
     """max_retries=0: the first failure is final."""
     harness.fake.faults.queue(faults.Status(503))
     with pytest.raises(InternalServerError):
-        await harness.client(max_retries=0).create_interview("study_1")
+        await harness.client(max_retries=0).create_interview(study_id="study_1")
     assert len(harness.fake.requests) == 1
 
 
@@ -129,7 +129,7 @@ async def test_a_per_call_max_retries_overrides_the_client(harness: Harness) -> 
     """create_interview(max_retries=...) applies to that call only."""
     harness.fake.faults.queue(*[faults.Status(503)] * 4)
     client = harness.client(max_retries=0)
-    interview = await client.create_interview("study_1", max_retries=4)
+    interview = await client.create_interview(study_id="study_1", max_retries=4)
     assert interview.study_id == "study_1"
     assert len(harness.fake.requests) == 5
 
@@ -137,7 +137,7 @@ async def test_a_per_call_max_retries_overrides_the_client(harness: Harness) -> 
 async def test_retry_after_seconds_is_waited(harness: Harness) -> None:
     """Retry-After: 3 replaces the backoff: the client waits exactly 3 s."""
     harness.fake.faults.queue(faults.Status(429, retry_after=3))
-    await harness.client().create_interview("study_1")
+    await harness.client().create_interview(study_id="study_1")
     assert harness.sleeps == [3.0]
 
 
@@ -145,7 +145,7 @@ async def test_retry_after_http_date_is_waited(harness: Harness) -> None:
     """Retry-After as an HTTP-date: the client waits until then (to the second)."""
     when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=20)
     harness.fake.faults.queue(faults.Status(503, retry_after=when))
-    await harness.client().create_interview("study_1")
+    await harness.client().create_interview(study_id="study_1")
     (waited,) = harness.sleeps
     assert 18.0 <= waited <= 20.0
 
@@ -154,7 +154,7 @@ async def test_a_retry_after_beyond_the_cap_fails_fast(harness: Harness) -> None
     """A server asking for longer than retry_after_max gets the typed error at once, carrying retry_after."""
     harness.fake.faults.queue(faults.Status(429, retry_after=3600))
     with pytest.raises(RateLimitError) as caught:
-        await harness.client().create_interview("study_1")
+        await harness.client().create_interview(study_id="study_1")
     assert caught.value.retry_after == 3600.0
     assert caught.value.attempts == 1
     assert harness.sleeps == []
@@ -164,7 +164,7 @@ async def test_a_retry_after_beyond_the_deadline_fails_fast(harness: Harness) ->
     """A Retry-After longer than the time the deadline leaves fails at once."""
     harness.fake.faults.queue(faults.Status(503, retry_after=30))
     with pytest.raises(InternalServerError) as caught:
-        await harness.client(deadline=10).create_interview("study_1")
+        await harness.client(deadline=10).create_interview(study_id="study_1")
     assert caught.value.retry_after == 30.0
     assert harness.sleeps == []
 
@@ -173,7 +173,7 @@ async def test_backoff_grows_and_is_capped(harness: Harness) -> None:
     """Without Retry-After the waits double from 0.5 s, minus up to 25% jitter, capped at backoff_max."""
     harness.fake.faults.queue(*[faults.Status(503)] * 5)
     policy = RetryPolicy(backoff_initial=0.5, backoff_max=2.0)
-    await harness.client(max_retries=5, retry_policy=policy).create_interview("study_1")
+    await harness.client(max_retries=5, retry_policy=policy).create_interview(study_id="study_1")
     caps = [0.5, 1.0, 2.0, 2.0, 2.0]
     assert len(harness.sleeps) == 5
     for waited, cap in zip(harness.sleeps, caps, strict=True):
@@ -183,7 +183,7 @@ async def test_backoff_grows_and_is_capped(harness: Harness) -> None:
 async def test_no_wait_policy_skips_every_wait(harness: Harness) -> None:
     """RetryPolicy.no_wait(): retries happen, waits are zero, even for Retry-After."""
     harness.fake.faults.queue(faults.Status(503, retry_after=5), faults.Status(503))
-    await harness.client(retry_policy=RetryPolicy.no_wait()).create_interview("study_1")
+    await harness.client(retry_policy=RetryPolicy.no_wait()).create_interview(study_id="study_1")
     assert harness.sleeps == []
     assert len(harness.fake.requests) == 3
 
@@ -192,7 +192,7 @@ async def test_a_per_call_deadline(harness: Harness) -> None:
     """create_interview(deadline=...) bounds that call."""
     harness.fake.faults.queue(faults.Delay(5.0))
     with pytest.raises(APITimeoutError):
-        await harness.client().create_interview("study_1", deadline=0.2)
+        await harness.client().create_interview(study_id="study_1", deadline=0.2)
 
 
 async def test_the_budget_stops_retries_when_most_calls_fail(harness: Harness) -> None:
@@ -202,7 +202,7 @@ async def test_the_budget_stops_retries_when_most_calls_fail(harness: Harness) -
     client.retry_budget.__init__(capacity=20, retry_cost=5)  # type: ignore[misc]
     for _ in range(6):
         with pytest.raises(InternalServerError):
-            await client.create_interview("study_1")
+            await client.create_interview(study_id="study_1")
     assert len(harness.fake.requests) == 6 + 4, "four retries paid for, then first attempts only"
     assert client.retry_budget.tokens == 0
 
@@ -227,16 +227,16 @@ async def test_derived_clients_share_the_budget(harness: Harness) -> None:
     assert derived.retry_budget is client.retry_budget
     harness.fake.faults.queue(faults.Status(503))
     with pytest.raises(InternalServerError):
-        await derived.create_interview("study_1")
+        await derived.create_interview(study_id="study_1")
     assert len(harness.fake.requests) == 1
     await derived.aclose()
-    assert (await client.create_interview("study_1")).status == "open", "closing the derived client keeps the pool"
+    assert (await client.create_interview(study_id="study_1")).status == "open", "closing the derived client keeps the pool"
 
 
 async def test_the_callers_idempotency_key_is_sent_on_every_attempt(harness: Harness) -> None:
     """idempotency_key=... is the key of every attempt; the fake returns one interview."""
     harness.fake.faults.queue(faults.Status(502), faults.Reset())
-    interview = await harness.client().create_interview("study_1", idempotency_key="batch-7:p-42")
+    interview = await harness.client().create_interview(study_id="study_1", idempotency_key="batch-7:p-42")
     assert harness.fake.attempts("batch-7:p-42") == 3
     assert [i.id for i in harness.fake.interviews] == [interview.id]
 
@@ -244,8 +244,8 @@ async def test_the_callers_idempotency_key_is_sent_on_every_attempt(harness: Har
 async def test_two_calls_get_two_keys(harness: Harness) -> None:
     """Without a key of the caller's, each call gets its own random key."""
     client = harness.client()
-    await client.create_interview("study_1")
-    await client.create_interview("study_1")
+    await client.create_interview(study_id="study_1")
+    await client.create_interview(study_id="study_1")
     assert len({r.idempotency_key for r in harness.fake.requests}) == 2
     assert len(harness.fake.interviews) == 2
 
@@ -254,9 +254,9 @@ async def test_a_422_carries_the_parsed_details(harness: Harness) -> None:
     """The API's 422 becomes UnprocessableEntityError with loc, msg and type for each problem."""
     client = harness.client()
     key = "reused"
-    await client.create_interview("study_1", idempotency_key=key)
+    await client.create_interview(study_id="study_1", idempotency_key=key)
     with pytest.raises(UnprocessableEntityError) as caught:
-        await client.create_interview("study_2", idempotency_key=key)
+        await client.create_interview(study_id="study_2", idempotency_key=key)
     assert caught.value.status_code == 422
     assert caught.value.errors == [
         {
@@ -272,7 +272,7 @@ async def test_a_wrong_key_is_an_authentication_error(harness: Harness) -> None:
     """401 → AuthenticationError at once, with the API's detail."""
     client = harness.client("wrong-key")
     with pytest.raises(AuthenticationError) as caught:
-        await client.create_interview("study_1")
+        await client.create_interview(study_id="study_1")
     assert caught.value.attempts == 1
     assert "Invalid authentication credentials" in str(caught.value)
 
@@ -281,7 +281,7 @@ async def test_a_200_that_is_not_json(harness: Harness) -> None:
     """A 2xx with an HTML body is APIResponseValidationError showing a snippet; not retried."""
     harness.fake.faults.queue(faults.NotJson())
     with pytest.raises(APIResponseValidationError) as caught:
-        await harness.client().create_interview("study_1")
+        await harness.client().create_interview(study_id="study_1")
     assert "not JSON" in str(caught.value)
     assert "text/html" in str(caught.value)
     assert "Scheduled maintenance" in str(caught.value)
@@ -294,7 +294,7 @@ async def test_a_200_missing_a_required_field_names_it(harness: Harness, field: 
     """A 2xx without a required field is APIResponseValidationError naming the field."""
     harness.fake.faults.queue(faults.MissingField(field))
     with pytest.raises(APIResponseValidationError) as caught:
-        await harness.client().create_interview("study_1")
+        await harness.client().create_interview(study_id="study_1")
     assert f"without the required field {field!r}" in str(caught.value)
     assert '{"id"' in str(caught.value) or '"title"' in str(caught.value), "a snippet of the body"
 
@@ -316,7 +316,7 @@ async def test_cancelling_calls_leaves_no_connection_checked_out(backend: str) -
                     tasks.start_soon(client.create_interview, f"study_{n}")
         assert scope.cancelled_caught
         fake.faults.clear()
-        interview = await client.create_interview("study_after")
+        interview = await client.create_interview(study_id="study_after")
     assert interview.study_id == "study_after"
 
 
@@ -327,7 +327,7 @@ async def test_a_thousand_concurrent_calls_on_one_client(backend: str) -> None:
         results = []
 
         async def create(n: int) -> None:
-            results.append(await client.create_interview(f"study_{n % 7}", metadata={"n": n}))
+            results.append(await client.create_interview(study_id=f"study_{n % 7}", metadata={"n": n}))
 
         async with anyio.create_task_group() as tasks:
             for n in range(1000):
@@ -345,7 +345,7 @@ async def test_an_unreachable_api_is_a_connection_error(backend: str) -> None:
         "k", base_url=base_url, retry_policy=RetryPolicy.no_wait(), http_backend=backend
     ) as client:
         with pytest.raises(APIConnectionError) as caught:
-            await client.create_interview("study_1")
+            await client.create_interview(study_id="study_1")
     assert caught.value.attempts == 3
     assert not isinstance(caught.value, APITimeoutError)
 
@@ -357,7 +357,7 @@ async def test_https_to_a_server_without_tls_is_a_connection_error(backend: str)
         secure_url = base_url.replace("http://", "https://")
         async with VersiveClient("k", base_url=secure_url, max_retries=0, http_backend=backend) as client:
             with pytest.raises(APIConnectionError) as caught:
-                await client.create_interview("study_1")
+                await client.create_interview(study_id="study_1")
     assert caught.value.url == f"{secure_url}/api/v1/interviews"
     assert fake.requests == [], "no request got through as plain HTTP"
 
@@ -368,8 +368,8 @@ async def test_every_attempt_reaches_the_on_attempt_hooks(harness: Harness) -> N
     seen: list[Attempt] = []
     also: list[int] = []
     client = harness.client(max_retries=3, on_attempt=[seen.append, lambda attempt: also.append(attempt.number)])
-    await client.create_interview("study_1", idempotency_key="key-1")
-    await client.with_options(max_retries=0).create_interview("study_2", idempotency_key="key-2")
+    await client.create_interview(study_id="study_1", idempotency_key="key-1")
+    await client.with_options(max_retries=0).create_interview(study_id="study_2", idempotency_key="key-2")
 
     assert [(a.number, a.status_code, type(a.error).__name__) for a in seen] == [
         (1, 429, "RateLimitError"),
@@ -393,7 +393,7 @@ async def test_a_hook_that_raises_ends_the_call_with_its_error(harness: Harness)
         raise LookupError("hook failed")
 
     with pytest.raises(LookupError, match="hook failed"):
-        await harness.client(on_attempt=[broken]).create_interview("study_1")
+        await harness.client(on_attempt=[broken]).create_interview(study_id="study_1")
 
 
 async def test_a_compressed_answer_is_decoded(backend: str) -> None:
@@ -423,5 +423,5 @@ async def test_a_compressed_answer_is_decoded(backend: str) -> None:
     server = await asyncio.start_server(answer, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     async with server, VersiveClient("k", base_url=f"http://127.0.0.1:{port}", http_backend=backend) as client:
-        created = await client.create_interview("study_1")
+        created = await client.create_interview(study_id="study_1")
     assert created.link == interview["link"]

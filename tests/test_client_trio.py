@@ -24,6 +24,6 @@ async def test_the_client_runs_under_trio() -> None:
         fake.serve() as base_url,
         VersiveClient("k", base_url=base_url, retry_policy=RetryPolicy(backoff_initial=0.01), deadline=30) as client,
     ):
-        interview = await client.create_interview("study_trio")
+        interview = await client.create_interview(study_id="study_trio")
     assert interview.study_id == "study_trio"
     assert len(fake.requests) == 3

@@ -25,7 +25,7 @@ async def test_the_callers_own_httpx_client_is_used_and_left_open() -> None:
 
     async with fake.serve() as base_url, httpx.AsyncClient(event_hooks={"request": [hook]}) as own:
         async with VersiveClient("k", base_url=base_url, http_client=own) as client:
-            await client.create_interview("s")
+            await client.create_interview(study_id="s")
         assert not own.is_closed
         assert seen == [PATH]
 
@@ -37,7 +37,7 @@ async def test_the_callers_own_client_keeps_its_proxy_and_faults_are_retried_thr
     proxy = ForwardProxy()
     async with fake.serve() as base_url, proxy as proxy_url, httpx.AsyncClient(proxy=proxy_url) as own:
         client = VersiveClient("k", base_url=base_url, http_client=own, retry_policy=RetryPolicy.no_wait())
-        interview = await client.create_interview("s")
+        interview = await client.create_interview(study_id="s")
         await client.aclose()
     assert proxy.seen == [f"POST {base_url}{PATH}"] * 3
     assert [i.id for i in fake.interviews] == [interview.id]
@@ -72,4 +72,4 @@ async def test_a_compressed_answer_from_a_mock_transport_is_decoded_once() -> No
         return httpx.Response(200, headers=headers, content=body)
 
     async with VersiveClient("k", base_url="https://x.test", transport=httpx.MockTransport(handler)) as client:
-        assert (await client.create_interview("s")).link == interview["link"]
+        assert (await client.create_interview(study_id="s")).link == interview["link"]

@@ -104,7 +104,7 @@ def otel() -> Otel:
 async def call(client: VersiveClient, way: str) -> Interview:
     """Create an interview through `client`, by its own method or the generated function."""
     if way == "create_interview":
-        return await client.create_interview("study_1")
+        return await client.create_interview(study_id="study_1")
     response = await create_interview.asyncio_detailed(
         client=client.generated_client, body=CreateInterviewReqV1(study_id="study_1")
     )
@@ -213,7 +213,7 @@ async def test_measurements_per_attempt_per_call_and_per_retry(harness: Harness,
     """http.client.request.duration per attempt by status, the call's duration, and one retry counted per retry."""
     harness.fake.faults.queue(faults.Status(503), faults.Status(503))
     started = time.monotonic()
-    await harness.client(telemetry=otel.telemetry).create_interview("study_1")
+    await harness.client(telemetry=otel.telemetry).create_interview(study_id="study_1")
     elapsed = time.monotonic() - started
     host = httpx.URL(harness.base_url)
     server = {"server.address": host.host, "server.port": host.port or 443}
@@ -255,7 +255,7 @@ async def test_a_failed_call_is_measured_with_its_error_type(harness: Harness, o
     """A call that ends in a 503 after its retries: the call duration carries the error's type."""
     harness.fake.faults.queue(faults.Status(503), faults.Status(503), faults.Status(503))
     with pytest.raises(InternalServerError):
-        await harness.client(telemetry=otel.telemetry).create_interview("study_1")
+        await harness.client(telemetry=otel.telemetry).create_interview(study_id="study_1")
     [calls] = otel.points("versive.client.call.duration")
     assert calls.attributes["error.type"] == "InternalServerError"
     [retries] = otel.points("versive.client.call.retries")
@@ -279,7 +279,7 @@ async def test_an_unrecorded_call_passes_the_trace_context_on_and_is_still_measu
     async with in_process(fake, retry_policy=RetryPolicy.no_wait(), telemetry=telemetry) as client:
         token = context.attach(incoming)
         try:
-            await client.create_interview("study_1")
+            await client.create_interview(study_id="study_1")
         finally:
             context.detach(token)
     sent = [request.headers["traceparent"] for request in fake.requests]
@@ -307,7 +307,7 @@ async def test_whether_a_retry_after_was_honoured(otel: Otel, retry_after: int, 
     fake.faults.queue(faults.Status(503, retry_after=retry_after))
     async with in_process(fake, max_retries=max_retries, telemetry=otel.telemetry) as client:
         with contextlib.suppress(InternalServerError):
-            await client.create_interview("study_1")
+            await client.create_interview(study_id="study_1")
     first = dict(otel.attempt_spans()[0].attributes or {})
     assert first["versive.retry_after"] == retry_after
     assert first["versive.retry_after.honoured"] is (verdict == "honoured")
@@ -331,7 +331,7 @@ async def test_with_a_tracer_that_makes_invalid_spans_the_callers_trace_is_passe
     async with in_process(fake, telemetry=telemetry) as client:
         token = context.attach(propagate.extract({"traceparent": INCOMING}))
         try:
-            await client.create_interview("study_1")
+            await client.create_interview(study_id="study_1")
         finally:
             context.detach(token)
     assert fake.requests[0].headers["traceparent"] == INCOMING
@@ -364,7 +364,7 @@ async def test_the_call_span_is_a_child_of_the_applications_span_and_current_onl
     """A call inside the application's span is traced beneath it; afterwards the application's span is current again."""
     client = harness.client(telemetry=otel.telemetry)
     with otel.tracer.start_as_current_span("import participants") as outer:
-        await client.create_interview("study_1")
+        await client.create_interview(study_id="study_1")
         assert trace.get_current_span() is outer
     parent = otel.call_span()
     assert parent.parent is not None
@@ -379,7 +379,7 @@ async def test_a_span_made_in_a_hook_lies_beneath_the_attempt(harness: Harness, 
         with otel.tracer.start_as_current_span(f"hook {attempt.number}"):
             pass
 
-    await harness.client(telemetry=otel.telemetry, on_attempt=[hook]).create_interview("study_1")
+    await harness.client(telemetry=otel.telemetry, on_attempt=[hook]).create_interview(study_id="study_1")
     [attempt] = otel.attempt_spans()
     [made] = [span for span in otel.spans() if span.name == "hook 1"]
     assert made.parent is not None
@@ -396,7 +396,7 @@ async def test_a_cancelled_call_ends_its_spans_and_restores_the_context(
     client = harness.client(telemetry=otel.telemetry)
 
     async def create() -> None:
-        await client.create_interview("study_1")
+        await client.create_interview(study_id="study_1")
 
     task = asyncio.create_task(create())
     while not harness.fake.requests:  # noqa: ASYNC110 - the fake may run in its own thread
@@ -412,7 +412,7 @@ async def test_a_cancelled_call_ends_its_spans_and_restores_the_context(
     assert attempt.status.description == "CancelledError"
     assert caplog.records == []
     assert trace.get_current_span() is trace.INVALID_SPAN
-    await client.create_interview("study_2")  # a later call is traced from the root again
+    await client.create_interview(study_id="study_2")  # a later call is traced from the root again
     assert [span.parent for span in otel.spans() if span.name.startswith("versive.")][-1] is None
 
 
@@ -492,7 +492,7 @@ async def test_on_call_observers_see_each_call_and_its_attempts(base_path: str) 
         fake.faults.queue(faults.Status(400))
         derived: list[Any] = []
         with pytest.raises(BadRequestError):
-            await client.with_options(on_call=[lambda call: Recorder(derived, call)]).create_interview("study_1")
+            await client.with_options(on_call=[lambda call: Recorder(derived, call)]).create_interview(study_id="study_1")
         assert events[1:] == [("before", 1), ("after", 1, 400), ("end", "BadRequestError")]
         assert derived == events, "a derived client's observers come after its parent's, told the same"
 
@@ -510,7 +510,7 @@ async def test_an_observer_is_told_of_the_end_when_a_hook_raises() -> None:
         fake, on_call=[lambda call: Recorder(events, call)], on_attempt=[broken], telemetry=False
     ) as client:
         with pytest.raises(LookupError, match="hook saw attempt 1"):
-            await client.create_interview("study_1")
+            await client.create_interview(study_id="study_1")
     assert events[1:] == [("before", 1), ("after", 1, 200), ("end", "LookupError")]
 
 
@@ -525,7 +525,7 @@ async def test_an_on_call_function_that_raises_ends_the_call_before_anything_is_
     fake = FakeVersive(api_key=KEY)
     async with in_process(fake, on_call=[lambda call: Recorder(events, call), broken], telemetry=False) as client:
         with pytest.raises(LookupError, match="no observer for create_interview"):
-            await client.create_interview("study_1")
+            await client.create_interview(study_id="study_1")
     assert events[1:] == [("end", "LookupError")]
     assert fake.requests == []
 
@@ -541,7 +541,7 @@ async def test_a_call_ended_before_its_first_attempt_is_traced_with_no_attempts(
     fake = FakeVersive(api_key=KEY)
     async with in_process(fake, on_call=[lambda _call: Refusing()], telemetry=otel.telemetry) as client:
         with pytest.raises(LookupError, match="refused attempt 1"):
-            await client.create_interview("study_1")
+            await client.create_interview(study_id="study_1")
     assert fake.requests == []
     assert otel.attempt_spans() == []
     attributes = otel.call_span().attributes or {}
@@ -582,7 +582,7 @@ async def test_log_records_carry_their_fields(caplog: pytest.LogCaptureFixture, 
     async with in_process(
         fake, transport=RequestIds(fake), retry_policy=RetryPolicy.no_wait(), telemetry=otel.telemetry
     ) as client:
-        await client.create_interview("study_1")
+        await client.create_interview(study_id="study_1")
     records = [record for record in caplog.records if record.name == "versive_client"]
     assert [record.getMessage() for record in records] == [
         f"POST {PATH} -> 503 (attempt 1, retrying in 0.00s)",
@@ -608,7 +608,7 @@ async def test_a_connection_error_is_logged_with_its_type(caplog: pytest.LogCapt
     fake.faults.queue(faults.Reset())
     async with in_process(fake, max_retries=0, telemetry=False) as client:
         with pytest.raises(APIConnectionError):
-            await client.create_interview("study_1")
+            await client.create_interview(study_id="study_1")
     [record] = [record for record in caplog.records if record.name == "versive_client"]
     assert (record.error_type, record.status_code, record.request_id) == ("APIConnectionError", None, None)  # type: ignore[attr-defined]
 
@@ -651,7 +651,7 @@ async def test_tracing_works_under_trio(otel: Otel) -> None:
     async with fake.serve() as base_url, VersiveClient(
         KEY, base_url=base_url, retry_policy=RetryPolicy(backoff_initial=0.01), telemetry=otel.telemetry
     ) as client:  # fmt: skip
-        await client.create_interview("study_trio")
+        await client.create_interview(study_id="study_trio")
     parent, attempts = otel.call_span(), otel.attempt_spans()
     assert [dict(span.attributes or {})["http.request.resend_count"] for span in attempts] == [0, 1]
     assert all(span.parent is not None and span.parent.span_id == parent.context.span_id for span in attempts)
@@ -708,7 +708,7 @@ def test_without_the_extra_nothing_of_opentelemetry_is_imported_and_calls_work()
         async def main():
             fake = FakeVersive(api_key="k")
             async with VersiveClient("k", base_url="https://api.versive.test", transport=fake.transport()) as client:
-                interview = await client.create_interview("study_1")
+                interview = await client.create_interview(study_id="study_1")
             print(interview.study_id, "traceparent" in fake.requests[0].headers)
 
         asyncio.run(main())
@@ -740,17 +740,17 @@ def test_by_default_the_global_providers_are_used_once_set_and_telemetry_false_t
             fake = FakeVersive(api_key="k")
             made = {"transport": fake.transport(), "base_url": "https://api.versive.test"}
             async with VersiveClient("k", **made) as traced, VersiveClient("k", telemetry=False, **made) as quiet:
-                await traced.create_interview("before any provider")
+                await traced.create_interview(study_id="before any provider")
                 reader = InMemoryMetricReader()
                 metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
-                await traced.create_interview("with a meter provider")
+                await traced.create_interview(study_id="with a meter provider")
                 print(measured(reader))
                 exporter = InMemorySpanExporter()
                 provider = TracerProvider()
                 provider.add_span_processor(SimpleSpanProcessor(exporter))
                 trace.set_tracer_provider(provider)
-                await traced.create_interview("with both")
-                await quiet.create_interview("telemetry=False")
+                await traced.create_interview(study_id="with both")
+                await quiet.create_interview(study_id="telemetry=False")
             print(sorted(span.name for span in exporter.get_finished_spans()))
             flags = [request.headers.get("traceparent", "")[-2:] for request in fake.requests]
             print([flag and ("sampled" if int(flag, 16) & 1 else "not sampled") for flag in flags])
@@ -784,7 +784,7 @@ def test_an_opentelemetry_api_older_than_the_extra_asks_for_is_named_and_clients
             made = {{"base_url": "https://api.versive.test", "transport": fake.transport()}}
             for _ in range(2):  # the warning comes once
                 async with VersiveClient("k", **made) as client:
-                    await client.create_interview("study_1")
+                    await client.create_interview(study_id="study_1")
             print(len(fake.interviews), "traceparent" in fake.requests[0].headers)
 
         asyncio.run(main())

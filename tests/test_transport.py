@@ -60,7 +60,7 @@ WAYS = ["create_interview", "generated endpoint"]
 async def call(client: VersiveClient, way: str) -> Interview:
     """Create an interview through `client`, by its own method or the generated function."""
     if way == "create_interview":
-        return await client.create_interview("study_1")
+        return await client.create_interview(study_id="study_1")
     response = await create_interview.asyncio_detailed(
         client=client.generated_client, body=CreateInterviewReqV1(study_id="study_1")
     )
@@ -139,7 +139,7 @@ async def test_cancelling_a_call_is_never_swallowed(harness: Harness, deadline: 
     """A task cancelled mid-request ends cancelled, with or without a deadline's own scope around the attempt."""
     harness.fake.faults.queue(faults.Delay(5.0))
     client = harness.client(deadline=deadline)
-    task = asyncio.create_task(client.create_interview("study_1"))
+    task = asyncio.create_task(client.create_interview(study_id="study_1"))
     while not harness.fake.requests:  # noqa: ASYNC110 - the fake may run in its own thread
         await asyncio.sleep(0.01)
     task.cancel()
@@ -163,7 +163,7 @@ async def test_any_exception_from_a_transport_becomes_a_connection_error() -> No
     broken = _Broken()
     async with VersiveClient("k", base_url="https://x.test", transport=broken, max_retries=3) as client:
         with pytest.raises(APIConnectionError, match=r"failed: ZeroDivisionError: a bug while sending") as caught:
-            await client.create_interview("study_1")
+            await client.create_interview(study_id="study_1")
     assert broken.calls == 1
     cause = caught.value.__cause__
     assert isinstance(cause, ZeroDivisionError)
@@ -183,7 +183,7 @@ async def test_a_transport_that_answers_with_a_sync_stream_is_a_connection_error
 
     async with VersiveClient("k", base_url="https://x.test", transport=SyncStream()) as client:
         with pytest.raises(APIConnectionError, match="synchronous stream"):
-            await client.create_interview("study_1")
+            await client.create_interview(study_id="study_1")
 
 
 async def test_a_timeout_error_from_a_transport_is_a_timeout() -> None:
@@ -198,7 +198,7 @@ async def test_a_timeout_error_from_a_transport_is_a_timeout() -> None:
         "k", base_url="https://x.test", transport=httpx.MockTransport(handler), retry_policy=RetryPolicy.no_wait()
     ) as client:
         with pytest.raises(APITimeoutError, match="timed out: TimeoutError"):
-            await client.create_interview("study_1")
+            await client.create_interview(study_id="study_1")
     assert len(calls) == 3
 
 
@@ -212,7 +212,7 @@ async def test_an_unsupported_scheme_is_not_retried() -> None:
 
     async with VersiveClient("k", base_url="https://x.test", transport=httpx.MockTransport(handler)) as client:
         with pytest.raises(APIConnectionError, match="failed: no"):
-            await client.create_interview("study_1")
+            await client.create_interview(study_id="study_1")
     assert calls == [1]
 
 
@@ -230,9 +230,9 @@ async def test_identity_and_empty_encodings_are_left_alone(coding: str) -> None:
     ) as client:
         if coding.startswith("gzip"):
             with pytest.raises(APIConnectionError, match=r"does not decode as its Content-Encoding \(gzip, identity\)"):
-                await client.create_interview("s")
+                await client.create_interview(study_id="s")
         else:
-            assert (await client.create_interview("s")).id == "i"
+            assert (await client.create_interview(study_id="s")).id == "i"
 
 
 async def test_the_deadline_cuts_an_attempt_short_whatever_its_timeouts(harness: Harness) -> None:
@@ -241,7 +241,7 @@ async def test_the_deadline_cuts_an_attempt_short_whatever_its_timeouts(harness:
     client = harness.client(timeout=30, deadline=0.3)
     # Had the attempt waited for the answer, the call would have returned the interview.
     with pytest.raises(APITimeoutError, match="ran out of its deadline") as caught:
-        await client.create_interview("study_1")
+        await client.create_interview(study_id="study_1")
     assert caught.value.attempts == 1
     assert len(harness.fake.requests) == 1
 
@@ -250,7 +250,7 @@ async def test_derived_clients_share_the_hooks(harness: Harness) -> None:
     """with_options keeps the hooks: a derived client's attempts reach them too."""
     seen: list[int] = []
     client = harness.client(on_attempt=[lambda attempt: seen.append(attempt.number)])
-    await client.with_options(max_retries=0).create_interview("study_1")
+    await client.with_options(max_retries=0).create_interview(study_id="study_1")
     assert seen == [1]
 
 
@@ -258,7 +258,7 @@ async def test_each_attempt_shows_its_response_headers(harness: Harness) -> None
     """Attempt.headers: the response's headers, found by any case of name; None when there was no response."""
     seen: list[Attempt] = []
     harness.fake.faults.queue(faults.Status(429, retry_after=0), faults.Reset())
-    await harness.client(on_attempt=[seen.append], retry_policy=RetryPolicy.no_wait()).create_interview("study_1")
+    await harness.client(on_attempt=[seen.append], retry_policy=RetryPolicy.no_wait()).create_interview(study_id="study_1")
     refused, reset, created = seen
     assert refused.headers is not None
     assert (refused.status_code, refused.headers["Retry-After"], refused.headers["retry-after"]) == (429, "0", "0")
@@ -282,11 +282,11 @@ async def test_the_pool_timeout_bounds_the_wait_for_a_free_connection(backend: s
             max_retries=0,
         ) as client,
     ):
-        first = asyncio.create_task(client.create_interview("first"))
+        first = asyncio.create_task(client.create_interview(study_id="first"))
         while not fake.requests:  # noqa: ASYNC110 - the fake runs in its own thread
             await asyncio.sleep(0.01)
         with pytest.raises(APITimeoutError, match="timed out"):
-            await client.create_interview("second")
+            await client.create_interview(study_id="second")
         assert not first.done(), "the second call gave up while the first still held the connection"
         assert (await first).study_id == "first"
     assert len(fake.requests) == 1
@@ -307,7 +307,7 @@ async def test_an_attempts_elapsed_time_is_within_the_call(harness: Harness) -> 
     harness.fake.faults.queue(faults.Status(503))
     client = harness.client(on_attempt=[seen.append])
     started = time.monotonic()
-    await client.create_interview("s")
+    await client.create_interview(study_id="s")
     took = time.monotonic() - started
     assert len(seen) == 2
     assert all(0 <= attempt.elapsed <= took for attempt in seen)
@@ -317,7 +317,7 @@ async def test_the_deadline_error_says_so_and_keeps_its_cause(harness: Harness) 
     """The message names the deadline; the cause is the scope's TimeoutError."""
     harness.fake.faults.queue(faults.Delay(5.0))
     with pytest.raises(APITimeoutError) as caught:
-        await harness.client(deadline=0.2).create_interview("s")
+        await harness.client(deadline=0.2).create_interview(study_id="s")
     assert str(caught.value) == "POST /api/v1/interviews ran out of its deadline"
     assert isinstance(caught.value.__cause__, TimeoutError)
 
@@ -331,7 +331,7 @@ async def test_a_3xx_is_a_status_error_not_an_answer(status: int) -> None:
 
     async with VersiveClient("k", base_url="https://x.test", transport=httpx.MockTransport(handler)) as client:
         with pytest.raises(APIStatusError) as caught:
-            await client.create_interview("s")
+            await client.create_interview(study_id="s")
     assert caught.value.status_code == status
     assert caught.value.attempts == 1
 
@@ -358,17 +358,17 @@ async def test_a_2xx_is_read_only_as_json(content_type: str | None, error: str |
 
     async with VersiveClient("k", base_url="https://x.test", transport=httpx.MockTransport(handler)) as client:
         if error is None:
-            assert (await client.create_interview("s")).id == "i"
+            assert (await client.create_interview(study_id="s")).id == "i"
         else:
             with pytest.raises(APIResponseValidationError) as caught:
-                await client.create_interview("s")
+                await client.create_interview(study_id="s")
             assert str(caught.value).startswith(error)
 
 
 async def test_a_retry_after_at_the_cap_is_waited(harness: Harness) -> None:
     """Retry-After equal to retry_after_max is honoured; only longer ones fail at once."""
     harness.fake.faults.queue(faults.Status(429, retry_after=7))
-    await harness.client(retry_policy=RetryPolicy(retry_after_max=7)).create_interview("s")
+    await harness.client(retry_policy=RetryPolicy(retry_after_max=7)).create_interview(study_id="s")
     assert harness.sleeps == [7.0]
 
 
@@ -376,7 +376,7 @@ async def test_a_retry_after_a_timeout_costs_more_of_the_budget(harness: Harness
     """A retry after a timeout costs 10 tokens, after another failure 5; a success returns 1."""
     harness.fake.faults.queue(faults.Delay(1.0), faults.Status(503))
     client = harness.client(timeout=httpx.Timeout(5.0, read=0.1))
-    await client.create_interview("s")
+    await client.create_interview(study_id="s")
     assert client.retry_budget.tokens == 500 - 10 - 5 + 1
 
 
@@ -387,7 +387,7 @@ async def test_an_exhausted_budget_is_logged(harness: Harness, caplog: pytest.Lo
     client.retry_budget.__init__(capacity=3)  # type: ignore[misc]
     harness.fake.faults.queue(faults.Status(503))
     with pytest.raises(InternalServerError):
-        await client.create_interview("s")
+        await client.create_interview(study_id="s")
     assert "retry budget exhausted (3 tokens left): not retrying" in [r.getMessage() for r in caplog.records]
 
 
@@ -396,7 +396,7 @@ async def test_log_lines_name_the_outcome_of_each_attempt(harness: Harness, capl
     caplog.set_level(logging.DEBUG, logger="versive_client")
     harness.fake.faults.queue(faults.Reset(), faults.NotJson())
     with pytest.raises(APIResponseValidationError):
-        await harness.client(retry_policy=RetryPolicy.no_wait()).create_interview("s")
+        await harness.client(retry_policy=RetryPolicy.no_wait()).create_interview(study_id="s")
     assert [r.getMessage() for r in caplog.records if r.name == "versive_client"] == [
         "POST /api/v1/interviews -> APIConnectionError (attempt 1, retrying in 0.00s)",
         "POST /api/v1/interviews -> APIResponseValidationError (attempt 2, not retried)",
@@ -408,7 +408,7 @@ async def test_a_connection_error_names_the_request() -> None:
     broken = _Broken()
     async with VersiveClient("k", base_url="https://x.test", transport=broken, max_retries=0) as client:
         with pytest.raises(APIConnectionError) as caught:
-            await client.create_interview("study_1")
+            await client.create_interview(study_id="study_1")
     assert (
         str(caught.value) == "POST /api/v1/interviews failed: ZeroDivisionError: a bug while sending /api/v1/interviews"
     )
@@ -436,7 +436,7 @@ async def test_every_exception_chained_to_a_cause_loses_its_frames() -> None:
         "k", base_url="https://x.test", transport=httpx.MockTransport(handler), max_retries=0
     ) as client:
         with pytest.raises(APIConnectionError) as caught:
-            await client.create_interview("s")
+            await client.create_interview(study_id="s")
     cause = caught.value.__cause__
     assert cause is not None
     assert [cause.__traceback__, explicit.__traceback__, implicit.__traceback__, looping.__traceback__] == [None] * 4
@@ -448,15 +448,15 @@ async def test_waits_use_anyio_sleep_unless_told_otherwise() -> None:
     fake.faults.queue(faults.Status(503), faults.Status(503))
     policy = RetryPolicy(backoff_initial=0.001, jitter=0)
     async with VersiveClient("k", base_url="https://x.test", transport=fake.transport(), retry_policy=policy) as client:
-        await client.create_interview("s")
-        await client.with_options(max_retries=1).create_interview("s")
+        await client.create_interview(study_id="s")
+        await client.with_options(max_retries=1).create_interview(study_id="s")
     assert len(fake.requests) == 4
 
 
 async def test_a_derived_client_waits_with_the_same_sleep(harness: Harness) -> None:
     """with_options keeps the client's sleep: a test's recorder sees the derived client's waits too."""
     harness.fake.faults.queue(faults.Status(503, retry_after=2))
-    await harness.client().with_options(max_retries=1).create_interview("s")
+    await harness.client().with_options(max_retries=1).create_interview(study_id="s")
     assert harness.sleeps == [2.0]
 
 
@@ -465,7 +465,7 @@ async def test_closed_says_what_closed_it(harness: Harness) -> None:
     client = harness.client()
     await client.aclose()
     with pytest.raises(RuntimeError) as caught:
-        await client.create_interview("s")
+        await client.create_interview(study_id="s")
     assert str(caught.value) == ("this VersiveClient is closed (closing a client closes the clients derived from it)")
 
 

@@ -37,7 +37,7 @@ async def create_one() -> str:
     async with VersiveClient(timeout=10, max_retries=3, deadline=60, retry_policy=RetryPolicy()) as versive:
         try:
             interview = await versive.create_interview(
-                "study_123", title=None, metadata={"participant_id": "p-42"}, idempotency_key="k-1"
+                study_id="study_123", title=None, metadata={"participant_id": "p-42"}, idempotency_key="k-1"
             )
         except RateLimitError as exc:
             assert_type(exc.retry_after, float | None)

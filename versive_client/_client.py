@@ -1,43 +1,33 @@
-"""VersiveClient: its options, its lifecycle, create_interview(), and the generated client sending through it."""
+"""VersiveClient: its options, its lifecycle, and the one generic call every resource method makes."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import ipaddress
-import json
 import logging
 import os
-import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import httpx
+from attrs import evolve
 
-from versive_client._generated import AuthenticatedClient
-from versive_client._generated.models import CreateInterviewReqV1, CreateInterviewReqV1MetadataType0, Interview
+from versive_client._generated.resources import Resources, ResourcesWithRawResponse
+from versive_client._generated.types import UNSET, Unset
 from versive_client._httpx import HttpxBackend
+from versive_client._operation import Response, build_request, check_headers, unsendable
 from versive_client._retry import RetryBudget, RetryPolicy
-from versive_client._transport import (
-    CALL_HEADERS,
-    AttemptHooks,
-    Headers,
-    LoopTransport,
-    Options,
-    Request,
-    Sender,
-    require,
-    unusable,
-)
+from versive_client._transport import AttemptHooks, Headers, Options, Sender, require
 from versive_client._version import __version__
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
     from typing import Unpack
 
-    from versive_client._transport import Attempt, Backend, Call, CallObserver, Observe, Route
+    from versive_client._generated.operations import Operation
+    from versive_client._transport import Attempt, Backend, Call, CallObserver, Observe
     from versive_client.bulk import BulkOptions, BulkRun, Items
     from versive_client.otel import Telemetry
 
@@ -51,24 +41,28 @@ API_KEY_ENV = "VERSIVE_API_KEY"
 BASE_URL_ENV = "VERSIVE_BASE_URL"
 LOG_ENV = "VERSIVE_LOG"
 MAX_IDEMPOTENCY_KEY_CHARS = 255
-# Create Interview as the generated `create_interview.asyncio_detailed` sends it and reads
-# its answer; tests/test_client.py holds this path to the generated one, request and answer.
-CREATE_INTERVIEW_PATH = "/api/v1/interviews"
 # sys.version starts with what platform.python_version() returns, without importing platform.
 USER_AGENT = f"versive-client/{__version__} Python/{sys.version.split(' ', 1)[0]} httpx/{httpx.__version__}"
-HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+T = TypeVar("T")
 
 logger = logging.getLogger("versive_client")
 
 
-class VersiveClient:
-    """The Versive API client: one connection pool, shared by every concurrent call.
+class VersiveClient(Resources):
+    """The Versive API client: every operation of the API, through one connection pool shared by every call.
 
     ::
 
         async with VersiveClient() as versive:            # API key from VERSIVE_API_KEY
             interview = await versive.create_interview(study_id="study_123", title="Onboarding")
-            print(interview.link)
+            details = await versive.interviews.get(interview.id)
+            print(interview.link, details.status)
+
+    Each operation is a method of its resource: ``interviews``, ``studies``, ``folders``,
+    ``questions``, ``question_logic`` (generated from the spec). Each takes the per-call
+    options ``timeout``, ``max_retries``, ``deadline``, ``extra_headers``, ``extra_query``
+    (``extra_body`` where it sends a body, ``idempotency_key`` where it creates); an option
+    not given (`NOT_GIVEN`) keeps the client's, and ``deadline=None`` clears it.
 
     Args:
         api_key: the API key; defaults to ``$VERSIVE_API_KEY``. Never shown in reprs,
@@ -109,6 +103,7 @@ class VersiveClient:
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0 `trust_env`, `max_connections` and `on_attempt`.
     .. versionchanged:: 0.3.0 `on_call` and `telemetry`.
+    .. versionchanged:: 0.4.0 every operation of the API, as resource methods; `with_raw_response`.
     """
 
     def __init__(
@@ -136,7 +131,7 @@ class VersiveClient:
         _configure_logging_from_env()
         url = _resolve_base_url(base_url, allow_insecure=allow_insecure)
         options = Options(timeout=timeout, max_retries=max_retries, deadline=deadline, retry_policy=retry_policy)
-        extra = _check_default_headers(default_headers)
+        extra = check_headers("default_headers", default_headers)
         observers = [*_observers(sleep, on_attempt, on_call), *_telemetry(telemetry)]
         backend = _backend(http_backend, http_client, transport, url, trust_env=trust_env, pool=max_connections)
         # The key last, and in no local of this frame: a traceback of a refused option cannot show it.
@@ -151,43 +146,90 @@ class VersiveClient:
         self._options = options
         # The key lives only in these headers, whose repr hides it.
         self._headers = headers
-        self._json_headers = Headers({**headers, "content-type": "application/json"})
+        Resources.__init__(self, self)
+        self.create_interview = self.interviews.create
+        """``versive.interviews.create``: create an interview for a study, with the link to send a participant."""
 
     @functools.cached_property
-    def generated_client(self) -> AuthenticatedClient:
-        """The generated client, sending through this client's attempt loop and options.
+    def with_raw_response(self) -> ResourcesWithRawResponse:
+        """Every resource again, each method answering with the response as it came (a `RawResponse`).
 
-        Any generated endpoint's ``asyncio``/``asyncio_detailed`` function gets the same
-        auth, retries, timeouts, typed errors and hooks. (The generated ``sync`` functions
-        are refused.)
+        ::
+
+            response = await versive.with_raw_response.interviews.get(interview_id)
+            print(response.status_code, response.request_id, response.attempts)
+            interview = response.parse()
+
+        .. versionadded:: 0.4.0
         """
-        # The token is unused (requests carry the client's header) and would show in the attrs repr.
-        generated = AuthenticatedClient(base_url=self._base_url, token="[set by VersiveClient]")  # noqa: S106
-        base_path = httpx.URL(self._base_url).path.rstrip("/")
-        transport = LoopTransport(self._sender, self._options, functools.partial(_route_of, base_path))
-        generated.set_async_httpx_client(
-            httpx.AsyncClient(base_url=self._base_url, transport=transport, headers=self._headers, trust_env=False)
-        )
-        generated.set_httpx_client(httpx.Client(transport=_AsyncOnly(), trust_env=False))
-        return generated
+        return ResourcesWithRawResponse(_RawCaller(self))
+
+    async def call(
+        self,
+        operation: Operation,
+        arguments: Mapping[str, object],
+        read: Callable[[Any], T],
+        options: Mapping[str, object],
+    ) -> T:
+        """The one call behind every resource method: check, send through the attempt loop, read the answer.
+
+        Resource methods make it; call them instead (``versive.interviews.get(...)``).
+
+        .. versionadded:: 0.4.0
+        """
+        return (await self._call(operation, arguments, read, options)).parse()
+
+    async def _call(
+        self,
+        operation: Operation,
+        arguments: Mapping[str, object],
+        read: Callable[[Any], T],
+        options: Mapping[str, Any],
+    ) -> Response[T]:
+        self._sender.check_open()
+        call_options = self._call_options(operation, options)
+        key = _check_idempotency_key(options.get("idempotency_key", UNSET))
+        request = build_request(operation, arguments, options, self._base_url, self._headers)
+        answer = await self._sender.send(request, call_options, key, (operation.name, operation.path))
+        return Response(answer, request, operation, read)
+
+    def _call_options(self, operation: Operation, options: Mapping[str, Any]) -> Options:
+        """This client's options with the call's, and the operation's own defaults where the call gave none."""
+        timeout, max_retries = options.get("timeout", UNSET), options.get("max_retries", UNSET)
+        chosen = self._options.but(timeout=timeout, max_retries=max_retries, deadline=options.get("deadline", UNSET))
+        if max_retries is UNSET and operation.max_retries is not None:
+            chosen = evolve(chosen, max_retries=operation.max_retries)
+        read = chosen.timeout.read
+        if (
+            timeout is UNSET
+            and operation.read_timeout is not None
+            and read is not None
+            and read < operation.read_timeout
+        ):
+            slow = chosen.timeout
+            longer = httpx.Timeout(connect=slow.connect, read=operation.read_timeout, write=slow.write, pool=slow.pool)
+            chosen = evolve(chosen, timeout=longer)
+        return chosen
 
     def with_options(
         self,
         *,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int | None = None,
-        deadline: float | None = None,
-        retry_policy: RetryPolicy | None = None,
+        timeout: float | httpx.Timeout | Unset = UNSET,
+        max_retries: int | Unset = UNSET,
+        deadline: float | Unset | None = UNSET,
+        retry_policy: RetryPolicy | Unset = UNSET,
         on_attempt: Sequence[Callable[[Attempt], object]] = (),
         on_call: Sequence[Callable[[Call], CallObserver | None]] = (),
     ) -> VersiveClient:
         """A client with other options that shares this one's pool, retry budget, hooks and telemetry.
 
+        An option not given keeps this client's; ``deadline=None`` clears the deadline.
         `on_attempt` and `on_call` add hooks for the derived client's calls, after this client's.
         Closing it leaves this client open; closing this client closes it too.
 
         .. versionchanged:: 0.2.0 `on_attempt`.
         .. versionchanged:: 0.3.0 `on_call`.
+        .. versionchanged:: 0.4.0 an option not given is `NOT_GIVEN`, so ``deadline=None`` clears it.
         """
         self._sender.check_open()
         observers = _observers(None, on_attempt, on_call)
@@ -246,134 +288,16 @@ class VersiveClient:
 
         return BulkRun(self, items, **options)
 
-    async def create_interview(
-        self,
-        study_id: str,
-        *,
-        title: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        language: str = "English",
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int | None = None,
-        deadline: float | None = None,
-        idempotency_key: str | None = None,
-    ) -> Interview:
-        """Create an interview for a study; returns it, with the link to send a participant.
-
-        Arguments are checked before anything is sent. Each call sends an
-        ``Idempotency-Key`` (yours, or a random one), the same on every retry of the call.
-        The real API does not document idempotency: a create retried after a timeout may
-        have been done twice there.
-
-        Args:
-            study_id: the study, a non-empty string.
-            title: the interview's title, or None.
-            metadata: a mapping with string keys and JSON-encodable values (for example
-                ``{"participant_id": "p-42"}``), kept on the interview.
-            language: the interview's language.
-            timeout: this call's per-attempt timeout, instead of the client's.
-            max_retries: this call's retries, instead of the client's.
-            deadline: this call's total time limit, instead of the client's.
-            idempotency_key: the key to send, instead of a random one.
-
-        Raises:
-            TypeError, ValueError: an argument is not valid; nothing was sent.
-            VersiveError: the call failed; see versive_client's error classes.
-            RuntimeError: the client is closed.
-        """
-        body = _create_interview_body(study_id, title=title, metadata=metadata, language=language)
-        options = self._options.but(timeout=timeout, max_retries=max_retries, deadline=deadline)
-        key = _check_idempotency_key(idempotency_key)
-        url = self._base_url + CREATE_INTERVIEW_PATH
-        request = Request("POST", url, Headers(self._json_headers), _encode_body(body.to_dict()))
-        answer = await self._sender.send(request, options, key, ("create_interview", CREATE_INTERVIEW_PATH))
-        if answer.status_code != HTTPStatus.OK:
-            raise unusable(answer, request, "which the spec does not document for this operation")
-        try:
-            return Interview.from_dict(answer.json())
-        except KeyError as exc:
-            raise unusable(answer, request, f"without the required field {exc.args[0]!r}") from exc
-        except (ValueError, TypeError) as exc:  # a body the generated model cannot read
-            raise unusable(answer, request, f"with a body that does not match the spec ({exc})") from exc
-
-
-def _create_interview_body(
-    study_id: object, *, title: object, metadata: object, language: object
-) -> CreateInterviewReqV1:
-    body = CreateInterviewReqV1(study_id=_non_empty("study_id", study_id), language=_non_empty("language", language))
-    if title is not None:
-        body.title = require("title", title, str, "a string or None")
-    if metadata is not None:
-        if not isinstance(metadata, Mapping):
-            raise TypeError(f"metadata must be a mapping (such as a dict) or None, got {type(metadata).__name__}")
-        for key in metadata:
-            if not isinstance(key, str):
-                raise TypeError(f"metadata keys must be strings, got {type(key).__name__} {key!r}")
-        body.metadata = CreateInterviewReqV1MetadataType0.from_dict(dict(metadata))
-    return body
-
-
-def _non_empty(name: str, value: object) -> str:
-    text = require(name, value, str, "a string")
-    if not text.strip():
-        raise ValueError(f"{name} must not be empty")
-    return text
-
-
-def _encode_body(payload: dict[str, Any]) -> bytes:
-    """The request body as compact UTF-8 JSON; an error names the metadata entry that cannot be sent."""
-    try:
-        return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-    except (TypeError, ValueError) as exc:
-        # Encoding the whole body once is the cheap path; on failure, find the entry at fault.
-        metadata = payload.get("metadata")
-        for key, value in (metadata if isinstance(metadata, dict) else {}).items():
-            try:
-                json.dumps(value, ensure_ascii=False, allow_nan=False).encode()
-            except (TypeError, ValueError) as problem:
-                raise ValueError(f"metadata[{key!r}] cannot be sent as JSON: {problem}") from None
-        raise ValueError(f"the request cannot be sent as JSON: {exc}") from None
-
 
 def _check_idempotency_key(key: object) -> str | None:
-    if key is None:
+    if key is None or key is UNSET:
         return None
     text = require("idempotency_key", key, str, "a string or None")
-    if not text or len(text) > MAX_IDEMPOTENCY_KEY_CHARS or _unsendable(text, allow_space=False):
+    if not text or len(text) > MAX_IDEMPOTENCY_KEY_CHARS or unsendable(text, allow_space=False):
         raise ValueError(
             f"idempotency_key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII characters without spaces"
         )
     return text
-
-
-def _unsendable(value: str, *, allow_space: bool) -> str | None:
-    """What in `value` cannot go into an HTTP header (as the first such character's kind and place), or None."""
-    for place, char in enumerate(value, start=1):
-        if not ("!" <= char <= "~" or (allow_space and char in " \t")):
-            kind = "a space" if char == " " else "a non-ASCII character" if char > "~" else "a control character"
-            return f"has {kind} at position {place}, which cannot be sent in an HTTP header (a pasted typo?)"
-    return None
-
-
-def _check_default_headers(headers: object) -> dict[str, str]:
-    if headers is None:
-        return {}
-    if not isinstance(headers, Mapping):
-        raise TypeError(f"default_headers must be a mapping of strings, got {type(headers).__name__}")
-    for name, value in headers.items():
-        require("default_headers names", name, str, "strings")
-        require(f"default_headers[{name!r}]", value, str, "a string")
-        if not HEADER_NAME.fullmatch(name):
-            raise ValueError(f"default_headers has {name!r}, which is not a header name")
-        if name.lower() in CALL_HEADERS:
-            raise ValueError(
-                f"default_headers must not set {name}: each call sends its own "
-                "(pass idempotency_key=... to create_interview to choose the key)"
-            )
-        problem = _unsendable(value, allow_space=True)
-        if problem:  # the value is not shown: it may be a secret
-            raise ValueError(f"default_headers[{name!r}] {problem}")
-    return {name.lower(): value for name, value in headers.items()}
 
 
 def _observers(sleep: object, on_attempt: object, on_call: object) -> list[Observe]:
@@ -412,28 +336,6 @@ def _default_telemetry() -> Observe | None:
             logger.warning("%s: clients are not traced (pip install 'versive-client[otel]')", exc)
         return None
     return Telemetry()
-
-
-@functools.cache
-def _routes() -> tuple[tuple[str, re.Pattern[str], Route], ...]:
-    """Each generated operation's method, path pattern, and (name, path template)."""
-    from versive_client._generated.operations import OPERATIONS  # noqa: PLC0415 - at the first traced call
-
-    def pattern(template: str) -> re.Pattern[str]:
-        parts = re.split(r"(\{[^}]*\})", template)
-        return re.compile("".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts))
-
-    return tuple((method, pattern(template), (name, template)) for method, template, name in OPERATIONS)
-
-
-def _route_of(base_path: str, method: str, path: str) -> Route:
-    """The operation a generated client's request under `base_path` is for, or (None, None)."""
-    if path.startswith(base_path):
-        relative = path[len(base_path) :]
-        for known, pattern, route in _routes():
-            if known == method and pattern.fullmatch(relative):
-                return route
-    return (None, None)
 
 
 def _backend(
@@ -498,7 +400,7 @@ def _resolve_api_key(api_key: object) -> str:
         raise ValueError(f"no API key: pass api_key=... or set {API_KEY_ENV}")
     source = "api_key" if api_key is not None else f"api_key (from {API_KEY_ENV})"
     key = require("api_key", key, str, "a string").strip()
-    problem = "is empty" if not key else _unsendable(key, allow_space=False)
+    problem = "is empty" if not key else unsendable(key, allow_space=False)
     if problem:  # the key itself is never shown
         raise ValueError(f"{source} {problem}")
     return key
@@ -528,14 +430,20 @@ def _is_loopback(host: str) -> bool:
     return host == "localhost" or host.endswith(".localhost")
 
 
-class _AsyncOnly(httpx.BaseTransport):
-    """Refuses the generated sync functions with a clear message instead of sending unauthenticated."""
+class _RawCaller:
+    """The caller of ``with_raw_response``'s resources: each call answers with the `Response` itself."""
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:  # noqa: ARG002 - refuses every request
-        raise RuntimeError(
-            "VersiveClient.generated_client supports the generated async functions "
-            "(asyncio, asyncio_detailed), not sync/sync_detailed"
-        )
+    def __init__(self, client: VersiveClient) -> None:
+        self._client = client
+
+    async def call(
+        self,
+        operation: Operation,
+        arguments: Mapping[str, object],
+        read: Callable[[Any], T],
+        options: Mapping[str, Any],
+    ) -> Any:  # noqa: ANN401 - a Response[T], which the raw resources' types say
+        return await self._client._call(operation, arguments, read, options)  # noqa: SLF001 - the client's own helper
 
 
 _logging_configured = False

@@ -31,6 +31,7 @@ from versive_client._errors import (
     status_error,
     validation_error,
 )
+from versive_client._generated.types import UNSET
 from versive_client._retry import RETRY_STATUSES, RetryBudget, RetryPolicy, parse_retry_after
 
 if TYPE_CHECKING:
@@ -98,8 +99,8 @@ class Options:
     retry_policy: RetryPolicy = field(converter=_to_policy)
 
     def but(self, **changes: object) -> Options:
-        """These options with each change that is not None, checked like the rest."""
-        given = {name: value for name, value in changes.items() if value is not None}
+        """These options with each change that was given (not `NOT_GIVEN`), checked like the rest."""
+        given = {name: value for name, value in changes.items() if value is not UNSET}
         return evolve(self, **given) if given else self
 
 

@@ -22,6 +22,7 @@ Built on the client's public surface, as an application could build it: each ite
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import math
 import time
@@ -31,6 +32,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Self, TypedDict
 
 from attrs import frozen
+
+from versive_client._generated.resources import InterviewsResource
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -48,9 +51,8 @@ Items = Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]]
 """What `VersiveClient.create_interviews` takes: mappings of `create_interview`'s arguments."""
 
 _END: Mapping[str, Any] = MappingProxyType({})  # the end of the items (compared by identity)
-ARGUMENTS = frozenset(
-    {"study_id", "title", "metadata", "language", "idempotency_key", "timeout", "max_retries", "deadline"}
-)
+# What an item may hold: create_interview's arguments, as generated from the spec.
+ARGUMENTS = frozenset(inspect.signature(InterviewsResource.create).parameters) - {"self"}
 DEFAULT_CONCURRENCY = 16
 
 

@@ -131,7 +131,9 @@ def create(
 
     async def go() -> int:
         async with settings.client() as versive:
-            interview = await versive.create_interview(study_id, title=title, metadata=metadata, language=language)
+            interview = await versive.create_interview(
+                study_id=study_id, title=title, metadata=metadata, language=language
+            )
         click.echo(json.dumps(interview.to_dict(), indent=2) if as_json else interview.link)
         return 0
 
@@ -287,7 +289,7 @@ def demo(as_json: bool) -> None:  # noqa: FBT001
         async with fake.serve() as base_url, VersiveClient("demo-key", base_url=base_url, trust_env=False) as versive:
             click.echo(f"fake Versive listening on {base_url}", err=True)
             interview = await versive.create_interview(
-                "study_demo", title="Demo interview", metadata={"participant_id": "p-0001"}
+                study_id="study_demo", title="Demo interview", metadata={"participant_id": "p-0001"}
             )
         if as_json:
             click.echo(json.dumps(interview.to_dict(), indent=2))

@@ -12,7 +12,8 @@ T = TypeVar("T", bound="HTTPError")
 
 @_attrs_define
 class HTTPError:
-    """
+    """FastAPI's body for an HTTPException, a single detail message.
+
     Attributes:
         detail (str):
     """

@@ -19,11 +19,12 @@ T = TypeVar("T", bound="Interview")
 
 @_attrs_define
 class Interview:
-    """
+    """An interview as created, with the link to send its participant.
+
     Attributes:
         id (str):
         study_id (str):
-        link (str):
+        link (str): What the participant opens; it carries the participant's vid.
         status (str): Lifecycle state of the interview; "open" when created.
         created_at (datetime.datetime):
         title (None | str | Unset):
