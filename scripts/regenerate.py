@@ -397,8 +397,10 @@ def generate(document: Mapping[str, Any], output: Path, version: str) -> None:
     header = HEADER.format(version=version)
     for path in sorted(output.rglob("*.py")):
         path.write_text(f"{header}\n{path.read_text(encoding='utf-8')}", encoding="utf-8")
-    # The document the client was generated from, for the fake Versive (JSON has no comments: no header).
-    (output / "openapi.json").write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    # The document the client was generated from, for the fake Versive; JSON has no comments, so the
+    # header is its first member (an OpenAPI extension, which every reader of the document ignores).
+    stamped = {"x-generated": header.removeprefix("# "), **document}
+    (output / "openapi.json").write_text(json.dumps(stamped, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def surface_sources(document: Mapping[str, Any]) -> tuple[str, str]:

@@ -433,9 +433,8 @@ def resources_source(found: Sequence[Method]) -> str:
     models = sorted(set().union(*(m.models for m in found)))
     constants = ", ".join(_constant(m) for m in found)
     parts = [
-        RESOURCES_HEADER.format(
-            models="".join(f"    {name},\n" for name in models),
-            constants=constants,
+        RESOURCES_HEADER.replace("@MODELS@", "".join(f"    {name},\n" for name in models)).replace(
+            "@CONSTANTS@", constants
         )
     ]
     for resource, members in by_resource.items():
@@ -470,8 +469,8 @@ from uuid import UUID
 import httpx
 
 from .models import (
-{models})
-from .operations import {constants}, Operation
+@MODELS@)
+from .operations import @CONSTANTS@, Operation
 from .types import UNSET, Unset
 
 T = TypeVar("T")
@@ -515,7 +514,10 @@ class RawResponse(Protocol[T_co]):
 
 
 class Caller(Protocol):
-    """What the resources need of a client: one generic call."""
+    """What the resources need of a client: one generic call.
+
+    `arguments` and `options` hold only what the caller gave: one left out is not given.
+    """
 
     async def call(
         self,
@@ -526,6 +528,11 @@ class Caller(Protocol):
     ) -> T:
         """Check `arguments`, send `operation` with them and `options`, and `read` the answer."""
         ...
+
+
+def _given(values: dict[str, object]) -> dict[str, object]:
+    # What the caller passed: an argument left at UNSET is not given, so not sent.
+    return {name: value for name, value in values.items() if value is not UNSET}
 
 
 def _none(data: object) -> None:
@@ -585,9 +592,9 @@ def _method_source(method: Method) -> list[str]:
         f'        """{doc}\n        """',
         "        return await self._caller.call(",
         f"            {_constant(method)},",
-        f"            {{{arguments}}},",
+        f"            _given({{{arguments}}}),",
         f"            {method.answer.reader},",
-        f"            {{{option_values}}},",
+        f"            _given({{{option_values}}}),",
         "        )",
     ]
 

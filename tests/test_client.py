@@ -1,4 +1,4 @@
-"""VersiveClient: configuration, bad input, secrets, logging, lifecycle and the generated client."""
+"""VersiveClient: configuration, bad input, secrets, logging and lifecycle."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from conftest import KEY, PATH, ForwardProxy, Harness, TlsInFront
 
 from versive_client import (
     APIConnectionError,
-    APIResponseValidationError,
     AuthenticationError,
     RetryPolicy,
     UnprocessableEntityError,
@@ -29,8 +28,7 @@ from versive_client import (
     __version__,
 )
 from versive_client._client import _environment_proxy
-from versive_client._generated.api.interviews import create_interview
-from versive_client.models import CreateInterviewReqV1, Interview
+from versive_client.models import Interview
 from versive_client.testing import FakeVersive, faults
 
 if TYPE_CHECKING:
@@ -153,7 +151,7 @@ async def test_plain_http_elsewhere_needs_an_explicit_opt_in() -> None:
         ({"study_id": 5}, TypeError, "study_id must be a string, got int"),
         ({"study_id": "s", "title": 1}, TypeError, "title must be a string or None, got int"),
         ({"study_id": "s", "language": None}, TypeError, "language must be a string, got NoneType"),
-        ({"study_id": "s", "language": " "}, ValueError, "language must not be empty"),
+        ({"study_id": " "}, ValueError, "study_id must not be empty"),
         ({"study_id": "s", "metadata": [("a", 1)]}, TypeError, "metadata must be a mapping"),
         ({"study_id": "s", "metadata": {1: "a"}}, TypeError, "metadata keys must be strings, got int 1"),
         ({"study_id": "s", "metadata": {"when": object()}}, ValueError, "metadata\\['when'\\] cannot be sent as JSON"),
@@ -183,28 +181,39 @@ async def test_metadata_is_copied_when_the_call_starts(harness: Harness) -> None
     assert interview.to_dict()["metadata"]["participant_id"] == "p-1"
 
 
-async def test_the_generated_function_works_through_the_configured_client(harness: Harness) -> None:
-    """Any generated endpoint function gets auth, retries and typed errors through generated_client."""
+async def test_every_method_goes_through_the_attempt_loop(harness: Harness) -> None:
+    """A resource method gets the loop's retries, one idempotency key and typed errors, as create_interview does."""
     harness.fake.faults.queue(faults.Status(503), faults.Reset())
     client = harness.client()
-    response = await create_interview.asyncio_detailed(
-        client=client.generated_client, body=CreateInterviewReqV1(study_id="study_9")
-    )
-    assert isinstance(response.parsed, Interview)
+    response = await client.with_raw_response.interviews.create(study_id="study_9")
+    assert isinstance(response.parse(), Interview)
+    assert response.attempts == 3
     assert len(harness.fake.requests) == 3
     assert len({r.idempotency_key for r in harness.fake.requests}) == 1
 
-    with pytest.raises(UnprocessableEntityError) as caught:
-        await create_interview.asyncio(
-            client=client.generated_client, body=CreateInterviewReqV1.from_dict({"study_id": 5})
-        )
+    with pytest.raises(UnprocessableEntityError) as caught:  # a field the client would refuse, sent as extra_body
+        await client.interviews.create(study_id="s", extra_body={"study_id": 5})
     assert caught.value.errors[0]["loc"] == ["body", "study_id"]
 
 
-async def test_the_generated_sync_functions_are_refused_clearly(harness: Harness) -> None:
-    """The generated sync functions fail with a message instead of sending without auth or retries."""
-    with pytest.raises(RuntimeError, match="supports the generated async functions"):
-        create_interview.sync(client=harness.client().generated_client, body=CreateInterviewReqV1(study_id="s"))
+async def test_nothing_a_user_can_reach_holds_an_http_client(harness: Harness) -> None:
+    """No attribute of a client, its resources or raw resources is an HTTP client that could send around the loop."""
+    client = harness.client()
+    seen: set[int] = set()
+    pending: list[object] = [client, client.with_raw_response, client.with_options(max_retries=1)]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        assert not isinstance(current, httpx.AsyncClient | httpx.Client | httpx.AsyncBaseTransport)
+        for name in dir(current):
+            if not name.startswith("_"):
+                value = getattr(current, name)
+                if not isinstance(value, str | int | float | type(None)) and not callable(value):
+                    pending.append(value)
+    assert not hasattr(client, "generated_client")
+    assert len(seen) >= 12  # the client, with_raw_response, the derived client, and each one's resources
 
 
 async def test_the_user_agent_names_the_sdk_python_and_httpx(harness: Harness) -> None:
@@ -248,7 +257,7 @@ async def test_secrets_never_appear_in_output(harness: Harness, caplog: pytest.L
     client = harness.client(max_retries=3)
     interview = await client.create_interview(study_id="s", metadata={"p": 1})
 
-    texts = [repr(client), str(client), repr(client.generated_client), repr(interview), repr(harness.fake.requests)]
+    texts = [repr(client), str(client), repr(client.with_raw_response), repr(interview), repr(harness.fake.requests)]
     harness.fake.faults.queue(*[faults.HtmlBadGateway()] * 4)
     with pytest.raises(VersiveError) as caught:
         await client.create_interview(study_id="s")
@@ -384,7 +393,7 @@ async def test_default_headers_must_be_strings(headers: object, message: str) ->
 
 async def test_a_body_that_cannot_be_encoded_is_refused_before_sending(harness: Harness) -> None:
     """A title with a lone surrogate cannot be UTF-8: ValueError, nothing sent."""
-    with pytest.raises(ValueError, match="the request cannot be sent as JSON: 'utf-8' codec can't encode"):
+    with pytest.raises(ValueError, match="title cannot be sent as JSON: 'utf-8' codec can't encode"):
         await harness.client().create_interview(study_id="s", title="broken \ud800")
     assert harness.fake.requests == []
 
@@ -412,7 +421,7 @@ async def test_calls_go_through_the_proxy_the_environment_names(
         no_proxy_variables.setenv(variable, proxy_url.replace("http://", "http://ops:s%40cret@"))
         async with VersiveClient("k", base_url=base_url, http_backend=backend) as client:
             await client.create_interview(study_id="s")
-            await create_interview.asyncio(client=client.generated_client, body=CreateInterviewReqV1(study_id="g"))
+            await client.with_raw_response.interviews.create(study_id="g")
     assert proxy.seen == [f"POST {base_url}{PATH}"] * 2
     assert proxy.credentials == ["Basic " + base64.b64encode(b"ops:s@cret").decode()] * 2
     assert len(fake.interviews) == 2
@@ -508,15 +517,15 @@ async def test_the_environments_proxy_follows_httpx_rules(
 
 
 async def _use(client: VersiveClient, way: str) -> object:
-    """Create an interview through `client` (its method or the generated function), or derive a client."""
+    """Create an interview through `client` (its method or a raw resource method), or derive a client."""
     if way == "create_interview":
         return await client.create_interview(study_id="s")
-    if way == "generated endpoint":
-        return await create_interview.asyncio(client=client.generated_client, body=CreateInterviewReqV1(study_id="s"))
+    if way == "raw response":
+        return await client.with_raw_response.interviews.create(study_id="s")
     return client.with_options(max_retries=1)
 
 
-@pytest.mark.parametrize("way", ["create_interview", "generated endpoint", "with_options"])
+@pytest.mark.parametrize("way", ["create_interview", "raw response", "with_options"])
 async def test_closing_a_client_closes_the_clients_derived_from_it(harness: Harness, way: str) -> None:
     """They share the pool: after aclose(), every call on the client or a derived one is refused, nothing sent."""
     client = harness.client()
@@ -558,44 +567,6 @@ async def test_a_call_in_flight_when_its_client_closes_ends_refused(backend: str
         with pytest.raises(RuntimeError, match="this VersiveClient is closed"):
             await call
     assert len(fake.requests) == 1
-
-
-INTERVIEW_BODY = {
-    "id": "3fa85f64-5717-4562-b3fc-2c963f66afa6",
-    "study_id": "study_1",
-    "link": "https://getversive.com/s/study_1?vid=vid_1",
-    "status": "open",
-    "created_at": "2024-01-01T00:00:00Z",
-    "title": "T",
-    "metadata": {"a": 1},
-}
-
-
-@pytest.mark.parametrize("status", [200, 201, 202, 204])
-async def test_create_interview_sends_and_reads_what_the_generated_function_does(status: int) -> None:
-    """The seam to the generated code: the same request, the same Interview from a 200, and no Interview otherwise.
-
-    create_interview builds its request and reads its answer itself (the fast path); this
-    holds it to the generated create_interview, so a generator upgrade that changes either
-    side fails here.
-    """
-    sent: list[tuple[str, str, str, Any]] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        sent.append((request.method, request.url.path, request.headers["content-type"], json.loads(request.content)))
-        return httpx.Response(status, json=INTERVIEW_BODY)
-
-    async with VersiveClient("k", base_url="https://x.test", transport=httpx.MockTransport(handler)) as client:
-        body = CreateInterviewReqV1.from_dict(
-            {"study_id": "study_1", "title": "T", "metadata": {"a": 1}, "language": "English"}
-        )
-        theirs = await create_interview.asyncio_detailed(client=client.generated_client, body=body)
-        if isinstance(theirs.parsed, Interview):
-            assert await client.create_interview(study_id="study_1", title="T", metadata={"a": 1}) == theirs.parsed
-        else:
-            with pytest.raises(APIResponseValidationError, match="which the spec does not document for this operation"):
-                await client.create_interview(study_id="study_1", title="T", metadata={"a": 1})
-    assert sent[0] == sent[1]
 
 
 async def _with_options(harness: Harness, where: str, options: dict[str, Any]) -> object:

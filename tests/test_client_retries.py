@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import gzip
 import json
 from typing import TYPE_CHECKING
@@ -230,7 +231,9 @@ async def test_derived_clients_share_the_budget(harness: Harness) -> None:
         await derived.create_interview(study_id="study_1")
     assert len(harness.fake.requests) == 1
     await derived.aclose()
-    assert (await client.create_interview(study_id="study_1")).status == "open", "closing the derived client keeps the pool"
+    assert (await client.create_interview(study_id="study_1")).status == "open", (
+        "closing the derived client keeps the pool"
+    )
 
 
 async def test_the_callers_idempotency_key_is_sent_on_every_attempt(harness: Harness) -> None:
@@ -313,7 +316,7 @@ async def test_cancelling_calls_leaves_no_connection_checked_out(backend: str) -
         with anyio.move_on_after(0.5) as scope:
             async with anyio.create_task_group() as tasks:
                 for n in range(100):
-                    tasks.start_soon(client.create_interview, f"study_{n}")
+                    tasks.start_soon(functools.partial(client.create_interview, study_id=f"study_{n}"))
         assert scope.cancelled_caught
         fake.faults.clear()
         interview = await client.create_interview(study_id="study_after")

@@ -25,19 +25,15 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from versive_client import (
     APIConnectionError,
+    Attempt,
     BadRequestError,
     Call,
     CallObserver,
     InternalServerError,
-    NotFoundError,
     RetryPolicy,
     VersiveClient,
 )
-from versive_client._client import _route_of, _routes
-from versive_client._generated import operations as generated_operations
-from versive_client._generated.api.interviews import create_interview
 from versive_client._version import __version__
-from versive_client.models import CreateInterviewReqV1, Interview
 from versive_client.otel import DURATION_BUCKETS, Telemetry, _redacted
 from versive_client.testing import FakeVersive, faults
 
@@ -45,9 +41,10 @@ if TYPE_CHECKING:
     from collections.abc import MutableMapping
     from pathlib import Path
 
-    from versive_client import Attempt
+    from versive_client.models import Interview
 
-WAYS = ["create_interview", "generated endpoint"]
+
+WAYS = ["create_interview", "raw response"]
 # A key no span, metric or log record could hold by chance.
 SECRET = "sk-live-7Qz3YtW9xP2mKv8N"
 
@@ -102,14 +99,10 @@ def otel() -> Otel:
 
 
 async def call(client: VersiveClient, way: str) -> Interview:
-    """Create an interview through `client`, by its own method or the generated function."""
+    """Create an interview through `client`, by create_interview or by its raw response."""
     if way == "create_interview":
         return await client.create_interview(study_id="study_1")
-    response = await create_interview.asyncio_detailed(
-        client=client.generated_client, body=CreateInterviewReqV1(study_id="study_1")
-    )
-    assert isinstance(response.parsed, Interview)
-    return response.parsed
+    return (await client.with_raw_response.interviews.create(study_id="study_1")).parse()
 
 
 def in_process(fake: FakeVersive, **options: Any) -> VersiveClient:
@@ -417,18 +410,31 @@ async def test_a_cancelled_call_ends_its_spans_and_restores_the_context(
 
 
 @pytest.mark.asyncio
-async def test_requests_to_no_known_operation_are_traced_by_method(otel: Otel) -> None:
-    """A request the generated client sends to a path the spec does not have: spans named by its method alone."""
-    fake = FakeVersive(api_key=KEY)
-    async with in_process(fake, telemetry=otel.telemetry, max_retries=0) as client:
-        with pytest.raises(NotFoundError):
-            await client.generated_client.get_async_httpx_client().get("/api/v1/elsewhere")
+async def test_a_call_to_no_known_operation_is_traced_by_its_method(otel: Otel) -> None:
+    """A Call without an operation (as an application's own observer may be given): spans named by the method alone."""
+    observer = otel.telemetry(
+        Call(
+            operation=None,
+            method="GET",
+            url="https://api.versive.test/elsewhere",
+            route=None,
+            idempotency_key=None,
+            deadline=None,
+            max_retries=0,
+        )
+    )
+    assert observer is not None
+    observer.before_attempt(1, {})
+    observer.after_attempt(
+        Attempt("GET", "https://api.versive.test/elsewhere", 1, 404, None, None, None, None, 0.01, {})
+    )
+    observer.end(None)
     assert otel.call_span().name == "versive.GET"
     [attempt] = otel.attempt_spans()
     assert attempt.name == "GET"
     assert attempt.attributes is not None
     assert "url.template" not in attempt.attributes
-    assert attempt.attributes["error.type"] == "404"
+    assert attempt.attributes["http.response.status_code"] == 404
 
 
 class Recorder(CallObserver):
@@ -474,7 +480,7 @@ async def test_on_call_observers_see_each_call_and_its_attempts(base_path: str) 
         on_call=[lambda call: Recorder(events, call), lambda _call: None],
         telemetry=False,
     ) as client:
-        await call(client, "generated endpoint")
+        await call(client, "raw response")
         [(_, started)] = [event for event in events if event[0] == "call"]
         assert started == Call(
             operation="create_interview",
@@ -492,7 +498,9 @@ async def test_on_call_observers_see_each_call_and_its_attempts(base_path: str) 
         fake.faults.queue(faults.Status(400))
         derived: list[Any] = []
         with pytest.raises(BadRequestError):
-            await client.with_options(on_call=[lambda call: Recorder(derived, call)]).create_interview(study_id="study_1")
+            await client.with_options(on_call=[lambda call: Recorder(derived, call)]).create_interview(
+                study_id="study_1"
+            )
         assert events[1:] == [("before", 1), ("after", 1, 400), ("end", "BadRequestError")]
         assert derived == events, "a derived client's observers come after its parent's, told the same"
 
@@ -818,19 +826,31 @@ def test_opentelemetry_is_imported_by_the_first_client_not_by_the_package() -> N
     assert out.splitlines() == ["False", "False", "True"]
 
 
-def test_a_path_with_parameters_is_matched_to_its_operation(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A request is named by the operation whose method and path template it fits, under the base URL's path."""
-    operations = (
-        ("GET", "/api/v1/interviews/{interview_id}", "get_interview"),
-        ("POST", "/api/v1/interviews", "create_interview"),
-    )
-    monkeypatch.setattr(generated_operations, "OPERATIONS", operations)
-    _routes.cache_clear()
-    try:
-        assert _route_of("/v", "GET", "/v/api/v1/interviews/i-1") == ("get_interview", operations[0][1])
-        assert _route_of("/v", "POST", "/v/api/v1/interviews") == ("create_interview", operations[1][1])
-        assert _route_of("/v", "GET", "/v/api/v1/interviews/i-1/more") == (None, None)
-        assert _route_of("/v", "POST", "/v/api/v1/interviews/i-1") == (None, None)
-        assert _route_of("/v", "GET", "/w/api/v1/interviews/i-1") == (None, None)
-    finally:
-        _routes.cache_clear()
+@pytest.mark.asyncio
+@pytest.mark.parametrize("base_path", ["", "/v"])
+async def test_a_method_with_a_path_parameter_is_named_by_its_operation_and_template(
+    otel: Otel, base_path: str
+) -> None:
+    """interviews.get: the call span is named by the generated function, each attempt by the path template."""
+    details = {"id": "i/1", "status": "open", "created_at": "2024-01-01T00:00:00Z"}
+    paths: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.raw_path.decode())
+        return httpx.Response(200, json=details)
+
+    async with VersiveClient(
+        KEY,
+        base_url=f"https://api.versive.test{base_path}",
+        transport=httpx.MockTransport(handle),
+        telemetry=otel.telemetry,
+    ) as client:
+        interview = await client.interviews.get("i/1")
+    assert interview.id == "i/1"
+    assert paths == [f"{base_path}/api/v1/interviews/i%2F1"]
+    assert otel.call_span().name == "versive.get_interview_by_id"
+    [attempt] = otel.attempt_spans()
+    assert attempt.name == "GET /api/v1/interviews/{id}"
+    assert attempt.attributes is not None
+    assert attempt.attributes["url.template"] == "/api/v1/interviews/{id}"
+    assert attempt.attributes["url.full"] == f"https://api.versive.test{base_path}/api/v1/interviews/i%2F1"

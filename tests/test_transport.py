@@ -25,14 +25,13 @@ from versive_client import (
     VersiveClient,
     VersiveError,
 )
-from versive_client._generated.api.interviews import create_interview
 from versive_client._transport import Headers, Request
-from versive_client.models import CreateInterviewReqV1, Interview
 from versive_client.testing import FakeVersive, faults
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from versive_client.models import Interview
     from versive_client.testing.faults import Fault
 
 pytestmark = pytest.mark.asyncio
@@ -54,19 +53,16 @@ FAULTS: dict[str, tuple[Fault, type[Exception], bool]] = {
     "not-json": (faults.NotJson(), APIResponseValidationError, False),
     "missing-field": (faults.MissingField("id"), APIResponseValidationError, False),
 }
-WAYS = ["create_interview", "generated endpoint"]
+WAYS = ["create_interview", "raw response"]
 
 
 async def call(client: VersiveClient, way: str) -> Interview:
-    """Create an interview through `client`, by its own method or the generated function."""
+    """Create an interview through `client`, by create_interview or by its raw response (read apart from sending)."""
     if way == "create_interview":
         return await client.create_interview(study_id="study_1")
-    response = await create_interview.asyncio_detailed(
-        client=client.generated_client, body=CreateInterviewReqV1(study_id="study_1")
-    )
+    response = await client.with_raw_response.interviews.create(study_id="study_1")
     assert response.status_code == 200
-    assert isinstance(response.parsed, Interview)
-    return response.parsed
+    return response.parse()
 
 
 def faulty_client(harness: Harness) -> VersiveClient:
@@ -258,7 +254,9 @@ async def test_each_attempt_shows_its_response_headers(harness: Harness) -> None
     """Attempt.headers: the response's headers, found by any case of name; None when there was no response."""
     seen: list[Attempt] = []
     harness.fake.faults.queue(faults.Status(429, retry_after=0), faults.Reset())
-    await harness.client(on_attempt=[seen.append], retry_policy=RetryPolicy.no_wait()).create_interview(study_id="study_1")
+    await harness.client(on_attempt=[seen.append], retry_policy=RetryPolicy.no_wait()).create_interview(
+        study_id="study_1"
+    )
     refused, reset, created = seen
     assert refused.headers is not None
     assert (refused.status_code, refused.headers["Retry-After"], refused.headers["retry-after"]) == (429, "0", "0")
@@ -293,11 +291,11 @@ async def test_the_pool_timeout_bounds_the_wait_for_a_free_connection(backend: s
 
 
 async def test_only_posts_and_patches_get_a_key_and_one_given_is_kept(harness: Harness) -> None:
-    """A request with its own Idempotency-Key keeps it; a GET gets none (repeating it does no work twice)."""
-    http = harness.client(max_retries=0).generated_client.get_async_httpx_client()
-    await http.post(PATH, json={"study_id": "s"}, headers={"Idempotency-Key": "mine"})
+    """A create with its own idempotency_key sends it; a GET sends none (repeating it does no work twice)."""
+    client = harness.client(max_retries=0)
+    await client.interviews.create(study_id="s", idempotency_key="mine")
     with pytest.raises(APIStatusError):
-        await http.get(PATH)
+        await client.interviews.get_by_vid(vid="vid_unknown")
     assert [request.idempotency_key for request in harness.fake.requests] == ["mine", None]
 
 

@@ -18,7 +18,6 @@ from urllib.parse import quote, urlencode
 from uuid import UUID
 
 from versive_client._errors import request_id
-from versive_client._generated.types import UNSET
 from versive_client._transport import CALL_HEADERS, Headers, Request, require, unusable
 
 if TYPE_CHECKING:
@@ -57,9 +56,9 @@ def build_request(
     path, query, body = operation.path, {}, {}
     call_headers = Headers(headers)
     for param in operation.params:
-        value = arguments[param.name]
-        if value is UNSET:
+        if param.name not in arguments:  # not given: not sent
             continue
+        value = arguments[param.name]
         check(param, value)
         if param.where == "path":
             path = path.replace(f"{{{param.key}}}", quote(str(value), safe=""))

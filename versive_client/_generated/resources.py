@@ -103,7 +103,10 @@ class RawResponse(Protocol[T_co]):
 
 
 class Caller(Protocol):
-    """What the resources need of a client: one generic call."""
+    """What the resources need of a client: one generic call.
+
+    `arguments` and `options` hold only what the caller gave: one left out is not given.
+    """
 
     async def call(
         self,
@@ -114,6 +117,11 @@ class Caller(Protocol):
     ) -> T:
         """Check `arguments`, send `operation` with them and `options`, and `read` the answer."""
         ...
+
+
+def _given(values: dict[str, object]) -> dict[str, object]:
+    # What the caller passed: an argument left at UNSET is not given, so not sent.
+    return {name: value for name, value in values.items() if value is not UNSET}
 
 
 def _none(data: object) -> None:
@@ -158,15 +166,17 @@ class InterviewsResource:
         """
         return await self._caller.call(
             GET_INTERVIEW_BY_ID,
-            {"id": id},
+            _given({"id": id}),
             InterviewDetails.from_dict,
-            {
-                "timeout": timeout,
-                "max_retries": max_retries,
-                "deadline": deadline,
-                "extra_headers": extra_headers,
-                "extra_query": extra_query,
-            },
+            _given(
+                {
+                    "timeout": timeout,
+                    "max_retries": max_retries,
+                    "deadline": deadline,
+                    "extra_headers": extra_headers,
+                    "extra_query": extra_query,
+                }
+            ),
         )
 
     async def update(
@@ -195,16 +205,18 @@ class InterviewsResource:
         """
         return await self._caller.call(
             UPDATE_INTERVIEW,
-            {"id": id, "status": status},
+            _given({"id": id, "status": status}),
             UpdateMessage.from_dict,
-            {
-                "timeout": timeout,
-                "max_retries": max_retries,
-                "deadline": deadline,
-                "extra_headers": extra_headers,
-                "extra_query": extra_query,
-                "extra_body": extra_body,
-            },
+            _given(
+                {
+                    "timeout": timeout,
+                    "max_retries": max_retries,
+                    "deadline": deadline,
+                    "extra_headers": extra_headers,
+                    "extra_query": extra_query,
+                    "extra_body": extra_body,
+                }
+            ),
         )
 
     async def get_by_vid(
@@ -229,15 +241,17 @@ class InterviewsResource:
         """
         return await self._caller.call(
             GET_INTERVIEW_BY_VID,
-            {"vid": vid},
+            _given({"vid": vid}),
             InterviewDetails.from_dict,
-            {
-                "timeout": timeout,
-                "max_retries": max_retries,
-                "deadline": deadline,
-                "extra_headers": extra_headers,
-                "extra_query": extra_query,
-            },
+            _given(
+                {
+                    "timeout": timeout,
+                    "max_retries": max_retries,
+                    "deadline": deadline,
+                    "extra_headers": extra_headers,
+                    "extra_query": extra_query,
+                }
+            ),
         )
 
     async def create(
@@ -273,22 +287,26 @@ class InterviewsResource:
         """
         return await self._caller.call(
             CREATE_INTERVIEW,
-            {
-                "study_id": study_id,
-                "metadata": metadata,
-                "language": language,
-                "title": title,
-            },
+            _given(
+                {
+                    "study_id": study_id,
+                    "metadata": metadata,
+                    "language": language,
+                    "title": title,
+                }
+            ),
             Interview.from_dict,
-            {
-                "idempotency_key": idempotency_key,
-                "timeout": timeout,
-                "max_retries": max_retries,
-                "deadline": deadline,
-                "extra_headers": extra_headers,
-                "extra_query": extra_query,
-                "extra_body": extra_body,
-            },
+            _given(
+                {
+                    "idempotency_key": idempotency_key,
+                    "timeout": timeout,
+                    "max_retries": max_retries,
+                    "deadline": deadline,
+                    "extra_headers": extra_headers,
+                    "extra_query": extra_query,
+                    "extra_body": extra_body,
+                }
+            ),
         )
 
 
@@ -327,15 +345,17 @@ class StudiesResource:
         """
         return await self._caller.call(
             GET_STUDIES,
-            {},
+            _given({}),
             lambda data: [Study.from_dict(item) for item in data],
-            {
-                "timeout": timeout,
-                "max_retries": max_retries,
-                "deadline": deadline,
-                "extra_headers": extra_headers,
-                "extra_query": extra_query,
-            },
+            _given(
+                {
+                    "timeout": timeout,
+                    "max_retries": max_retries,
+                    "deadline": deadline,
+                    "extra_headers": extra_headers,
+                    "extra_query": extra_query,
+                }
+            ),
         )
 
     async def create(
@@ -397,29 +417,33 @@ class StudiesResource:
         """
         return await self._caller.call(
             CREATE_STUDY,
-            {
-                "title": title,
-                "description": description,
-                "metadata": metadata,
-                "config": config,
-                "type": type,
-                "mode": mode,
-                "welcome_message": welcome_message,
-                "thank_you_message": thank_you_message,
-                "screen_out_message": screen_out_message,
-                "folder_id": folder_id,
-                "insights": insights,
-            },
+            _given(
+                {
+                    "title": title,
+                    "description": description,
+                    "metadata": metadata,
+                    "config": config,
+                    "type": type,
+                    "mode": mode,
+                    "welcome_message": welcome_message,
+                    "thank_you_message": thank_you_message,
+                    "screen_out_message": screen_out_message,
+                    "folder_id": folder_id,
+                    "insights": insights,
+                }
+            ),
             Study.from_dict,
-            {
-                "idempotency_key": idempotency_key,
-                "timeout": timeout,
-                "max_retries": max_retries,
-                "deadline": deadline,
-                "extra_headers": extra_headers,
-                "extra_query": extra_query,
-                "extra_body": extra_body,
-            },
+            _given(
+                {
+                    "idempotency_key": idempotency_key,
+                    "timeout": timeout,
+                    "max_retries": max_retries,
+                    "deadline": deadline,
+                    "extra_headers": extra_headers,
+                    "extra_query": extra_query,
+                    "extra_body": extra_body,
+                }
+            ),
         )
 
     async def get(
@@ -445,15 +469,17 @@ class StudiesResource:
         """
         return await self._caller.call(
             GET_STUDY_BY_ID,
-            {"id": id},
+            _given({"id": id}),
             Study.from_dict,
-            {
-                "timeout": timeout,
-                "max_retries": max_retries,
-                "deadline": deadline,
-                "extra_headers": extra_headers,
-                "extra_query": extra_query,
-            },
+            _given(
+                {
+                    "timeout": timeout,
+                    "max_retries": max_retries,
+                    "deadline": deadline,
+                    "extra_headers": extra_headers,
+                    "extra_query": extra_query,
+                }
+            ),
         )
 
     async def update(
@@ -482,16 +508,18 @@ class StudiesResource:
         """
         return await self._caller.call(
             UPDATE_STUDY,
-            {"id": id, "config": config},
+            _given({"id": id, "config": config}),
             Study.from_dict,
-            {
-                "timeout": timeout,
-                "max_retries": max_retries,
-                "deadline": deadline,
-                "extra_headers": extra_headers,
-                "extra_query": extra_query,
-                "extra_body": extra_body,
-            },
+            _given(
+                {
+                    "timeout": timeout,
+                    "max_retries": max_retries,
+                    "deadline": deadline,
+                    "extra_headers": extra_headers,
+                    "extra_query": extra_query,
+                    "extra_body": extra_body,
+                }
+            ),
         )
 
     async def ai_edit(
@@ -525,22 +553,26 @@ class StudiesResource:
         """
         return await self._caller.call(
             AI_EDIT_STUDY,
-            {
-                "study_id": study_id,
-                "current_message": current_message,
-                "questions": questions,
-                "language": language,
-            },
+            _given(
+                {
+                    "study_id": study_id,
+                    "current_message": current_message,
+                    "questions": questions,
+                    "language": language,
+                }
+            ),
             AIEditResponseV1.from_dict,
-            {
-                "idempotency_key": idempotency_key,
-                "timeout": timeout,
-                "max_retries": max_retries,
-                "deadline": deadline,
-                "extra_headers": extra_headers,
-                "extra_query": extra_query,
-                "extra_body": extra_body,
-            },
+            _given(
+                {
+                    "idempotency_key": idempotency_key,
+                    "timeout": timeout,
+                    "max_retries": max_retries,
+                    "deadline": deadline,
+                    "extra_headers": extra_headers,
+                    "extra_query": extra_query,
+                    "extra_body": extra_body,
+                }
+            ),
         )
 
     async def agent_edit(
@@ -570,17 +602,19 @@ class StudiesResource:
         """
         return await self._caller.call(
             AGENT_EDIT_STUDY,
-            {"study_id": study_id, "message": message},
+            _given({"study_id": study_id, "message": message}),
             AgentEditResponseV1.from_dict,
-            {
-                "idempotency_key": idempotency_key,
-                "timeout": timeout,
-                "max_retries": max_retries,
-                "deadline": deadline,
-                "extra_headers": extra_headers,
-                "extra_query": extra_query,
-                "extra_body": extra_body,
-            },
+            _given(
+                {
+                    "idempotency_key": idempotency_key,
+                    "timeout": timeout,
+                    "max_retries": max_retries,
+                    "deadline": deadline,
+                    "extra_headers": extra_headers,
+                    "extra_query": extra_query,
+                    "extra_body": extra_body,
+                }
+            ),
         )
 
 
@@ -621,15 +655,17 @@ class FoldersResource:
         """
         return await self._caller.call(
             GET_FOLDERS,
-            {},
+            _given({}),
             lambda data: [Folder.from_dict(item) for item in data],
-            {
-                "timeout": timeout,
-                "max_retries": max_retries,
-                "deadline": deadline,
-                "extra_headers": extra_headers,
-                "extra_query": extra_query,
-            },
+            _given(
+                {
+                    "timeout": timeout,
+                    "max_retries": max_retries,
+                    "deadline": deadline,
+                    "extra_headers": extra_headers,
+                    "extra_query": extra_query,
+                }
+            ),
         )
 
     async def create(
@@ -658,17 +694,19 @@ class FoldersResource:
         """
         return await self._caller.call(
             CREATE_FOLDER,
-            {"name": name, "access_policy": access_policy},
+            _given({"name": name, "access_policy": access_policy}),
             Folder.from_dict,
-            {
-                "idempotency_key": idempotency_key,
-                "timeout": timeout,
-                "max_retries": max_retries,
-                "deadline": deadline,
-                "extra_headers": extra_headers,
-                "extra_query": extra_query,
-                "extra_body": extra_body,
-            },
+            _given(
+                {
+                    "idempotency_key": idempotency_key,
+                    "timeout": timeout,
+                    "max_retries": max_retries,
+                    "deadline": deadline,
+                    "extra_headers": extra_headers,
+                    "extra_query": extra_query,
+                    "extra_body": extra_body,
+                }
+            ),
         )
 
 
@@ -709,15 +747,17 @@ class QuestionsResource:
         """
         return await self._caller.call(
             GET_QUESTIONS,
-            {"study_id": study_id},
+            _given({"study_id": study_id}),
             lambda data: [Question.from_dict(item) for item in data],
-            {
-                "timeout": timeout,
-                "max_retries": max_retries,
-                "deadline": deadline,
-                "extra_headers": extra_headers,
-                "extra_query": extra_query,
-            },
+            _given(
+                {
+                    "timeout": timeout,
+                    "max_retries": max_retries,
+                    "deadline": deadline,
+                    "extra_headers": extra_headers,
+                    "extra_query": extra_query,
+                }
+            ),
         )
 
     async def create_batch(
@@ -744,17 +784,19 @@ class QuestionsResource:
         """
         return await self._caller.call(
             CREATE_QUESTIONS_BATCH,
-            {"questions": questions},
+            _given({"questions": questions}),
             CreateBatchQuestionsResponseV1.from_dict,
-            {
-                "idempotency_key": idempotency_key,
-                "timeout": timeout,
-                "max_retries": max_retries,
-                "deadline": deadline,
-                "extra_headers": extra_headers,
-                "extra_query": extra_query,
-                "extra_body": extra_body,
-            },
+            _given(
+                {
+                    "idempotency_key": idempotency_key,
+                    "timeout": timeout,
+                    "max_retries": max_retries,
+                    "deadline": deadline,
+                    "extra_headers": extra_headers,
+                    "extra_query": extra_query,
+                    "extra_body": extra_body,
+                }
+            ),
         )
 
     async def update(
@@ -789,22 +831,26 @@ class QuestionsResource:
         """
         return await self._caller.call(
             UPDATE_QUESTION,
-            {
-                "question_id": question_id,
-                "content": content,
-                "interviewer_notes": interviewer_notes,
-                "display_order": display_order,
-                "props": props,
-            },
+            _given(
+                {
+                    "question_id": question_id,
+                    "content": content,
+                    "interviewer_notes": interviewer_notes,
+                    "display_order": display_order,
+                    "props": props,
+                }
+            ),
             _none,
-            {
-                "timeout": timeout,
-                "max_retries": max_retries,
-                "deadline": deadline,
-                "extra_headers": extra_headers,
-                "extra_query": extra_query,
-                "extra_body": extra_body,
-            },
+            _given(
+                {
+                    "timeout": timeout,
+                    "max_retries": max_retries,
+                    "deadline": deadline,
+                    "extra_headers": extra_headers,
+                    "extra_query": extra_query,
+                    "extra_body": extra_body,
+                }
+            ),
         )
 
     async def delete(
@@ -830,15 +876,17 @@ class QuestionsResource:
         """
         return await self._caller.call(
             DELETE_QUESTION,
-            {"question_id": question_id},
+            _given({"question_id": question_id}),
             _none,
-            {
-                "timeout": timeout,
-                "max_retries": max_retries,
-                "deadline": deadline,
-                "extra_headers": extra_headers,
-                "extra_query": extra_query,
-            },
+            _given(
+                {
+                    "timeout": timeout,
+                    "max_retries": max_retries,
+                    "deadline": deadline,
+                    "extra_headers": extra_headers,
+                    "extra_query": extra_query,
+                }
+            ),
         )
 
 
@@ -881,15 +929,17 @@ class QuestionLogicResource:
         """
         return await self._caller.call(
             GET_QUESTION_LOGIC,
-            {"question_id": question_id},
+            _given({"question_id": question_id}),
             lambda data: [QuestionLogic.from_dict(item) for item in data],
-            {
-                "timeout": timeout,
-                "max_retries": max_retries,
-                "deadline": deadline,
-                "extra_headers": extra_headers,
-                "extra_query": extra_query,
-            },
+            _given(
+                {
+                    "timeout": timeout,
+                    "max_retries": max_retries,
+                    "deadline": deadline,
+                    "extra_headers": extra_headers,
+                    "extra_query": extra_query,
+                }
+            ),
         )
 
     async def create(
@@ -934,28 +984,32 @@ class QuestionLogicResource:
         """
         return await self._caller.call(
             CREATE_QUESTION_LOGIC,
-            {
-                "study_id": study_id,
-                "question_id": question_id,
-                "operation": operation,
-                "comparison_value_type": comparison_value_type,
-                "action_type": action_type,
-                "comparison_value": comparison_value,
-                "next_question_id": next_question_id,
-                "redirect_url": redirect_url,
-                "end_interview": end_interview,
-                "language": language,
-            },
+            _given(
+                {
+                    "study_id": study_id,
+                    "question_id": question_id,
+                    "operation": operation,
+                    "comparison_value_type": comparison_value_type,
+                    "action_type": action_type,
+                    "comparison_value": comparison_value,
+                    "next_question_id": next_question_id,
+                    "redirect_url": redirect_url,
+                    "end_interview": end_interview,
+                    "language": language,
+                }
+            ),
             QuestionLogic.from_dict,
-            {
-                "idempotency_key": idempotency_key,
-                "timeout": timeout,
-                "max_retries": max_retries,
-                "deadline": deadline,
-                "extra_headers": extra_headers,
-                "extra_query": extra_query,
-                "extra_body": extra_body,
-            },
+            _given(
+                {
+                    "idempotency_key": idempotency_key,
+                    "timeout": timeout,
+                    "max_retries": max_retries,
+                    "deadline": deadline,
+                    "extra_headers": extra_headers,
+                    "extra_query": extra_query,
+                    "extra_body": extra_body,
+                }
+            ),
         )
 
     async def update(
@@ -998,26 +1052,30 @@ class QuestionLogicResource:
         """
         return await self._caller.call(
             UPDATE_QUESTION_LOGIC,
-            {
-                "logic_id": logic_id,
-                "operation": operation,
-                "comparison_value": comparison_value,
-                "comparison_value_type": comparison_value_type,
-                "next_question_id": next_question_id,
-                "redirect_url": redirect_url,
-                "end_interview": end_interview,
-                "action_type": action_type,
-                "language": language,
-            },
+            _given(
+                {
+                    "logic_id": logic_id,
+                    "operation": operation,
+                    "comparison_value": comparison_value,
+                    "comparison_value_type": comparison_value_type,
+                    "next_question_id": next_question_id,
+                    "redirect_url": redirect_url,
+                    "end_interview": end_interview,
+                    "action_type": action_type,
+                    "language": language,
+                }
+            ),
             _none,
-            {
-                "timeout": timeout,
-                "max_retries": max_retries,
-                "deadline": deadline,
-                "extra_headers": extra_headers,
-                "extra_query": extra_query,
-                "extra_body": extra_body,
-            },
+            _given(
+                {
+                    "timeout": timeout,
+                    "max_retries": max_retries,
+                    "deadline": deadline,
+                    "extra_headers": extra_headers,
+                    "extra_query": extra_query,
+                    "extra_body": extra_body,
+                }
+            ),
         )
 
     async def delete(
@@ -1043,15 +1101,17 @@ class QuestionLogicResource:
         """
         return await self._caller.call(
             DELETE_QUESTION_LOGIC,
-            {"logic_id": logic_id},
+            _given({"logic_id": logic_id}),
             _none,
-            {
-                "timeout": timeout,
-                "max_retries": max_retries,
-                "deadline": deadline,
-                "extra_headers": extra_headers,
-                "extra_query": extra_query,
-            },
+            _given(
+                {
+                    "timeout": timeout,
+                    "max_retries": max_retries,
+                    "deadline": deadline,
+                    "extra_headers": extra_headers,
+                    "extra_query": extra_query,
+                }
+            ),
         )
 
 
