@@ -176,7 +176,9 @@ async def measure(name: str, base_url: str, total: int, concurrency: int) -> flo
     async with VersiveClient(KEY, base_url=base_url, http_backend=backend) as versive:
 
         async def call() -> object:
-            return await versive.create_interview(study_id="study_bench", title="Benchmark", metadata={"participant_id": "p-1"})
+            return await versive.create_interview(
+                study_id="study_bench", title="Benchmark", metadata={"participant_id": "p-1"}
+            )
 
         return await run_calls(call, total, concurrency)
 
@@ -230,7 +232,9 @@ async def main(url, backend, concurrency, total):
             nonlocal remaining
             while remaining > 0:
                 remaining -= 1
-                await versive.create_interview(study_id="study_bench", title="Benchmark", metadata={"participant_id": "p-1"})
+                await versive.create_interview(
+                    study_id="study_bench", title="Benchmark", metadata={"participant_id": "p-1"}
+                )
         await versive.create_interview(study_id="warm-up")
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -312,7 +316,9 @@ def telemetry_table(total: int, rounds: int) -> list[str]:
             await versive.create_interview(study_id="warm-up")
             started = time.perf_counter()
             for _ in range(total):
-                await versive.create_interview(study_id="study_bench", title="Benchmark", metadata={"participant_id": "p-1"})
+                await versive.create_interview(
+                    study_id="study_bench", title="Benchmark", metadata={"participant_id": "p-1"}
+                )
             return (time.perf_counter() - started) / total * 1e6
 
     results: dict[str, list[float]] = {}

@@ -106,6 +106,8 @@ def methods(data: GeneratorData, document: Mapping[str, Any]) -> list[Method]:
     """Every operation of `data`, named and described, in the generator's order (by tag, then the spec's)."""
     found = []
     for tag, collection in data.endpoint_collections_by_tag.items():
+        for error in collection.parse_errors:  # an operation the generator skipped would silently have no method
+            raise SurfaceError(f"the generator could not read an operation: {error.header}: {error.detail}")
         for endpoint in collection.endpoints:
             operation = document["paths"][endpoint.path.get_untrusted_value()][endpoint.method]
             found.append(_method(endpoint, str(tag), _extension(operation, endpoint)))
@@ -285,6 +287,8 @@ def _reader(prop: Any, source: str, where: str) -> Answer:
     if isinstance(prop, ListProperty) and isinstance(prop.inner_property, ModelProperty):
         model = prop.inner_property.class_info.name
         return Answer("array", f"lambda data: [{model}.from_dict(item) for item in data]", f"list[{model}]")
+    if isinstance(prop, ListProperty):  # of plain values, as the JSON has them
+        return Answer("array", "_any", prop.get_type_string(no_optional=True).as_unembedded_code())
     if isinstance(prop, AnyProperty):
         return Answer("any", "_any", "Any")
     raise SurfaceError(f"{where}: a success answer of {type(prop).__name__} is not supported")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import copy
+import json
 import shutil
 from typing import TYPE_CHECKING, Any
 
@@ -381,7 +381,7 @@ def test_the_committed_tree_is_only_replaced_whole(tmp_path: Path) -> None:
 def test_the_operations_table_names_each_generated_function_with_its_method_and_path(
     tmp_path: Path, spec_document: dict[str, Any]
 ) -> None:
-    """operations.py describes each operation by the module the generator wrote for it, with method and path template."""
+    """operations.py describes each operation by the module the generator wrote for it, its method and path."""
     spec_document["paths"]["/api/v1/interviews/{interview_id}/notes"] = {
         "get": {
             "tags": ["Interviews"],

@@ -63,12 +63,13 @@ def build_request(
         if param.where == "path":
             path = path.replace(f"{{{param.key}}}", quote(str(value), safe=""))
         elif param.where == "query":
-            query[param.key] = value
+            if value is not None:  # a nullable parameter given None is left out, as the generated functions do
+                query[param.key] = value
         elif param.where == "header":
             call_headers[param.key.lower()] = str(value)
         else:
             body[param.key] = value
-    query.update(_mapping("extra_query", options.get("extra_query")))
+    query.update({k: v for k, v in _mapping("extra_query", options.get("extra_query")).items() if v is not None})
     body.update(_mapping("extra_body", options.get("extra_body")))
     call_headers.update(check_headers("extra_headers", options.get("extra_headers")))
     url = base_url + path
