@@ -9,15 +9,17 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Self, TypeVar, cast
 
 import httpx
 from attrs import evolve
 
+from versive_client._errors import request_id
 from versive_client._generated.resources import Resources, ResourcesWithRawResponse
 from versive_client._generated.types import UNSET, Unset
 from versive_client._httpx import HttpxBackend
-from versive_client._operation import Response, build_request, check_headers, unsendable
+from versive_client._operation import Response, build_request, check_headers, read_answer, unsendable
 from versive_client._retry import RetryBudget, RetryPolicy
 from versive_client._transport import AttemptHooks, Headers, Options, Sender, require
 from versive_client._version import __version__
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
     from typing import Unpack
 
     from versive_client._generated.operations import Operation
+    from versive_client._generated.resources import Caller
+    from versive_client._operation import Read, Values
     from versive_client._transport import Attempt, Backend, Call, CallObserver, Observe
     from versive_client.bulk import BulkOptions, BulkRun, Items
     from versive_client.otel import Telemetry
@@ -162,15 +166,10 @@ class VersiveClient(Resources):
 
         .. versionadded:: 0.4.0
         """
-        return ResourcesWithRawResponse(_RawCaller(self))
+        # A caller whose call answers with the Response itself, which the raw resources' types say.
+        return ResourcesWithRawResponse(cast("Caller", SimpleNamespace(call=self._call)))
 
-    async def call(
-        self,
-        operation: Operation,
-        arguments: Mapping[str, object],
-        read: Callable[[Any], T],
-        options: Mapping[str, object],
-    ) -> T:
+    async def call(self, operation: Operation, arguments: Values, read: Read[T], options: Values) -> T:
         """The one call behind every resource method: check, send through the attempt loop, read the answer.
 
         Resource methods make it; call them instead (``versive.interviews.get(...)``).
@@ -179,36 +178,26 @@ class VersiveClient(Resources):
         """
         return (await self._call(operation, arguments, read, options)).parse()
 
-    async def _call(
-        self,
-        operation: Operation,
-        arguments: Mapping[str, object],
-        read: Callable[[Any], T],
-        options: Mapping[str, Any],
-    ) -> Response[T]:
+    async def _call(self, operation: Operation, arguments: Values, read: Read[T], options: Values) -> Response[T]:
         self._sender.check_open()
         call_options = self._call_options(operation, options)
         key = _check_idempotency_key(options.get("idempotency_key", UNSET))
         request = build_request(operation, arguments, options, self._base_url, self._headers)
         answer = await self._sender.send(request, call_options, key, (operation.name, operation.path))
-        return Response(answer, request, operation, read)
+        parse = functools.partial(read_answer, answer, request, operation, read)
+        return Response(
+            answer.status_code, answer.headers, request_id(answer.headers), answer.attempt, answer.content, parse
+        )
 
-    def _call_options(self, operation: Operation, options: Mapping[str, Any]) -> Options:
+    def _call_options(self, operation: Operation, options: Values) -> Options:
         """This client's options with the call's, and the operation's own defaults where the call gave none."""
         timeout, max_retries = options.get("timeout", UNSET), options.get("max_retries", UNSET)
         chosen = self._options.but(timeout=timeout, max_retries=max_retries, deadline=options.get("deadline", UNSET))
         if max_retries is UNSET and operation.max_retries is not None:
             chosen = evolve(chosen, max_retries=operation.max_retries)
-        read = chosen.timeout.read
-        if (
-            timeout is UNSET
-            and operation.read_timeout is not None
-            and read is not None
-            and read < operation.read_timeout
-        ):
-            slow = chosen.timeout
-            longer = httpx.Timeout(connect=slow.connect, read=operation.read_timeout, write=slow.write, pool=slow.pool)
-            chosen = evolve(chosen, timeout=longer)
+        limits = chosen.timeout.as_dict()
+        if timeout is UNSET and operation.read_timeout and (limits["read"] or 0) < operation.read_timeout:
+            chosen = evolve(chosen, timeout=httpx.Timeout(**{**limits, "read": operation.read_timeout}))
         return chosen
 
     def with_options(
@@ -428,22 +417,6 @@ def _is_loopback(host: str) -> bool:
     with contextlib.suppress(ValueError):
         return ipaddress.ip_address(host).is_loopback
     return host == "localhost" or host.endswith(".localhost")
-
-
-class _RawCaller:
-    """The caller of ``with_raw_response``'s resources: each call answers with the `Response` itself."""
-
-    def __init__(self, client: VersiveClient) -> None:
-        self._client = client
-
-    async def call(
-        self,
-        operation: Operation,
-        arguments: Mapping[str, object],
-        read: Callable[[Any], T],
-        options: Mapping[str, Any],
-    ) -> Any:  # noqa: ANN401 - a Response[T], which the raw resources' types say
-        return await self._client._call(operation, arguments, read, options)  # noqa: SLF001 - the client's own helper
 
 
 _logging_configured = False

@@ -7,8 +7,7 @@ Everything else happens here, once for every backend: the Idempotency-Key and re
 headers, the deadline, decoding the body by its Content-Encoding, status → typed error,
 retries with backoff and the retry budget, and what observers (``on_call``, ``on_attempt``,
 logging, tracing) are told of each call and attempt.
-``create_interview`` sends here directly; every generated endpoint through `LoopTransport`,
-the httpx transport beneath the generated client.
+Every resource method sends here, through ``VersiveClient.call``.
 """
 
 from __future__ import annotations
@@ -455,28 +454,6 @@ class Sender:
             logger.debug("retry budget exhausted (%.0f tokens left): not retrying", self.budget.tokens)
             return None
         return wait
-
-
-class LoopTransport(httpx.AsyncBaseTransport):
-    """The generated client's way into the loop: an httpx transport sending through a `Sender` with `options`."""
-
-    def __init__(self, sender: Sender, options: Options, route_of: Callable[[str, str], Route]) -> None:
-        """Send through `sender`, with a client's `options`; `route_of(method, path)` names a call's operation."""
-        self._sender = sender
-        self._options = options
-        self._route_of = route_of
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send `request` through the attempt loop; a non-2xx ends as a typed error."""
-        content = await request.aread()
-        headers = Headers((name.lower(), value) for name, value in request.headers.multi_items())
-        route = self._route_of(request.method, request.url.path) if self._sender.observers else (None, None)
-        call = Request(request.method, str(request.url), headers, content)
-        answer = await self._sender.send(call, self._options, route=route)
-        return answer.to_httpx()  # httpx sets the response's request
-
-    async def aclose(self) -> None:
-        """Nothing to close: the VersiveClient closes the pool."""
 
 
 def error_response(answer: Answer, request: Request) -> httpx.Response:
