@@ -49,7 +49,10 @@ EXIT_NON_BREAKING = 10
 EXIT_BREAKING = 20
 EXIT_FETCH_FAILED = 30
 FENCED_YAML = re.compile(r"^(`{3,}|~{3,})ya?ml[^\n]*\n(.*?)^\1\s*$", re.MULTILINE | re.DOTALL)
-INDEX_LINK = re.compile(r"^\s*[-*+]\s+\[[^\]]*\]\(\s*<?([^)\s>]+)>?", re.MULTILINE)
+# A list item's link destination: <in angle brackets>, or bare up to the closing parenthesis with any spaces
+# kept (Versive's site keeps Question Logic's pages in `question logic/`, and an index may write the space as is),
+# then an optional "title".
+INDEX_LINK = re.compile(r'^\s*[-*+]\s+\[[^\]]*\]\(\s*(?:<([^>\n]+)>|([^)\n]+?))(?:\s+"[^"\n]*")?\s*\)', re.MULTILINE)
 HTTP_TIMEOUT = 30.0
 PAGES_RECORD = Path(".github") / "spec-pages.txt"
 
@@ -177,7 +180,8 @@ def parse_source(name: str, raw: str) -> Source:
 def index_links(index: str, text: str) -> list[str]:
     """The pages an llms.txt-style index links, as absolute URLs (or paths beside a local index), in order."""
     links = []
-    for target in INDEX_LINK.findall(text):
+    for angled, bare in INDEX_LINK.findall(text):
+        target = angled or bare
         if _is_url(index):
             link = str(httpx.URL(index).join(target))
         elif _is_url(target):

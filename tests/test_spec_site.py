@@ -345,6 +345,21 @@ def test_the_index_alone_gives_the_documents_operations_and_schemas(
     assert merged["security"] == []
 
 
+@pytest.mark.parametrize(
+    "link",
+    [quoted, lambda url: url, lambda url: f"<{url}>", lambda url: f'{url} "{url}"'],
+    ids=["percent-encoded", "raw-space", "angle-brackets", "raw-space-and-a-title"],
+)
+def test_a_page_whose_address_has_a_space_is_followed(other_site: Site, link: Callable[[str], str]) -> None:
+    """Question Logic's pages live in `question logic/`: however the index spells the space, all 20 are read."""
+    with versive_site(other_site, link) as built:
+        pages = update_spec.read_pages([], [f"{built.base}/llms.txt"])
+    assert pages.failed == []
+    assert [source.name for source in pages.sources] == built.api_pages
+    assert operations(update_spec.merge(pages.sources)) == operations(DOCUMENT)
+    assert sum("%20logic/" in page for page in built.api_pages) == 4
+
+
 # -- the document first, then the index (.github/spec-sources.txt) ---------------------------
 
 
