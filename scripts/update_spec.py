@@ -54,6 +54,7 @@ FENCED_YAML = re.compile(r"^(`{3,}|~{3,})ya?ml[^\n]*\n(.*?)^\1\s*$", re.MULTILIN
 # then an optional "title".
 INDEX_LINK = re.compile(r'^\s*[-*+]\s+\[[^\]]*\]\(\s*(?:<([^>\n]+)>|([^)\n]+?))(?:\s+"[^"\n]*")?\s*\)', re.MULTILINE)
 HTTP_TIMEOUT = 30.0
+ANOTHER_SITE = " (another site)"  # how a skipped link to another site is noted
 PAGES_RECORD = Path(".github") / "spec-pages.txt"
 
 
@@ -141,7 +142,7 @@ class Reader:
                 continue
             followed.add(page)
             if not _same_site(page, location):
-                self.pages.skipped.append(f"{page} (another site)")
+                self.pages.skipped.append(page + ANOTHER_SITE)
                 continue
             try:
                 self.pages.sources.append(parse_source(page, self.text(page)))
@@ -413,8 +414,11 @@ def render(report: Report) -> str:
         *(f"- new in the index: {page}" for page in report.new_pages),
         *(f"- gone from the index: {page}" for page in report.gone_pages),
     ]
-    if report.skipped:
-        pages.append(f"- {len(report.skipped)} linked page(s) hold no OpenAPI document and were skipped")
+    elsewhere = sum(page.endswith(ANOTHER_SITE) for page in report.skipped)
+    if len(report.skipped) > elsewhere:
+        pages.append(f"- {len(report.skipped) - elsewhere} linked page(s) hold no OpenAPI document and were skipped")
+    if elsewhere:
+        pages.append(f"- {elsewhere} link(s) to another site were not followed")
     if pages:
         lines += ["### Pages", "", *pages, ""]
     if report.stale:

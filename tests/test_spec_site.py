@@ -345,6 +345,21 @@ def test_the_index_alone_gives_the_documents_operations_and_schemas(
     assert merged["security"] == []
 
 
+def test_the_index_alone_reports_no_change_in_markdown(site: Site, project: Path) -> None:
+    """The Markdown report a person reads: no change for SDK users, the guides and the other site counted apart."""
+    record = project / ".github" / "spec-pages.txt"
+    record.unlink()  # no record: a first run, so no page reads as new
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "update_spec.py"), "--index", f"{site.base}/llms.txt",
+         "--spec", "openapi.yaml", "--overlay", str(OVERLAY), "--check"],
+        capture_output=True, text=True, check=False, cwd=project,
+    )  # fmt: skip
+    assert result.returncode == NO_CHANGE, result.stdout + result.stderr
+    assert "No change for SDK users." in result.stdout
+    assert "- 2 linked page(s) hold no OpenAPI document and were skipped" in result.stdout
+    assert "- 1 link(s) to another site were not followed" in result.stdout
+
+
 @pytest.mark.parametrize(
     "link",
     [quoted, lambda url: url, lambda url: f"<{url}>", lambda url: f'{url} "{url}"'],

@@ -387,7 +387,8 @@ def test_an_index_is_followed_and_what_fails_is_named(tmp_path: Path, served_dir
     text = run(tmp_path, "--index", f"{served_dir}/llms.txt").stdout
     assert "**The upstream spec could not be followed**: 1 page(s) could not be fetched or parsed" in text
     assert f"- could not be read: {served_dir}/missing.md: cannot fetch: HTTP 404" in text
-    assert "- 2 linked page(s) hold no OpenAPI document and were skipped" in text
+    assert "- 1 linked page(s) hold no OpenAPI document and were skipped" in text
+    assert "- 1 link(s) to another site were not followed" in text
 
 
 def test_pages_new_and_gone_are_reported_against_the_record(tmp_path: Path, served_dir: str) -> None:
