@@ -49,8 +49,12 @@ EXIT_NON_BREAKING = 10
 EXIT_BREAKING = 20
 EXIT_FETCH_FAILED = 30
 FENCED_YAML = re.compile(r"^(`{3,}|~{3,})ya?ml[^\n]*\n(.*?)^\1\s*$", re.MULTILINE | re.DOTALL)
-INDEX_LINK = re.compile(r"^\s*[-*+]\s+\[[^\]]*\]\(\s*<?([^)\s>]+)>?", re.MULTILINE)
+# A list item's link destination: <in angle brackets>, or bare up to the closing parenthesis with any spaces
+# kept (Versive's site keeps Question Logic's pages in `question logic/`, and an index may write the space as is),
+# then an optional "title".
+INDEX_LINK = re.compile(r'^\s*[-*+]\s+\[[^\]]*\]\(\s*(?:<([^>\n]+)>|([^)\n]+?))(?:\s+"[^"\n]*")?\s*\)', re.MULTILINE)
 HTTP_TIMEOUT = 30.0
+ANOTHER_SITE = " (another site)"  # how a skipped link to another site is noted
 PAGES_RECORD = Path(".github") / "spec-pages.txt"
 
 
@@ -138,7 +142,7 @@ class Reader:
                 continue
             followed.add(page)
             if not _same_site(page, location):
-                self.pages.skipped.append(f"{page} (another site)")
+                self.pages.skipped.append(page + ANOTHER_SITE)
                 continue
             try:
                 self.pages.sources.append(parse_source(page, self.text(page)))
@@ -177,7 +181,8 @@ def parse_source(name: str, raw: str) -> Source:
 def index_links(index: str, text: str) -> list[str]:
     """The pages an llms.txt-style index links, as absolute URLs (or paths beside a local index), in order."""
     links = []
-    for target in INDEX_LINK.findall(text):
+    for angled, bare in INDEX_LINK.findall(text):
+        target = angled or bare
         if _is_url(index):
             link = str(httpx.URL(index).join(target))
         elif _is_url(target):
@@ -409,8 +414,11 @@ def render(report: Report) -> str:
         *(f"- new in the index: {page}" for page in report.new_pages),
         *(f"- gone from the index: {page}" for page in report.gone_pages),
     ]
-    if report.skipped:
-        pages.append(f"- {len(report.skipped)} linked page(s) hold no OpenAPI document and were skipped")
+    elsewhere = sum(page.endswith(ANOTHER_SITE) for page in report.skipped)
+    if len(report.skipped) > elsewhere:
+        pages.append(f"- {len(report.skipped) - elsewhere} linked page(s) hold no OpenAPI document and were skipped")
+    if elsewhere:
+        pages.append(f"- {elsewhere} link(s) to another site were not followed")
     if pages:
         lines += ["### Pages", "", *pages, ""]
     if report.stale:

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 NO_CHANGE, ERROR, NON_BREAKING, BREAKING, FETCH_FAILED = 0, 1, 10, 20, 30
 
+# An operation the document lacks, whose response schema upstream defines (most of the document's answers are
+# `schema: {}`): the changes to response fields are tried on it.
+EXTRA = "/api/v1/interviews/{interview_id}/summary"
 INTERVIEW_OUT = {
     "type": "object",
     "title": "InterviewOut",
@@ -36,9 +39,9 @@ INTERVIEW_OUT = {
 def base_spec() -> dict[str, Any]:
     """The vendored spec plus a GET operation whose response schema upstream defines."""
     document: dict[str, Any] = yaml.safe_load(SPEC.read_text())
-    document["paths"]["/api/v1/interviews/{interview_id}"] = {
+    document["paths"][EXTRA] = {
         "get": {
-            "operationId": "get_interview_api_v1_interviews__interview_id__get",
+            "operationId": "get_summary_api_v1_interviews__interview_id__summary_get",
             "parameters": [
                 {"name": "interview_id", "in": "path", "required": True, "schema": {"type": "string"}},
             ],
@@ -53,6 +56,14 @@ def base_spec() -> dict[str, Any]:
     }
     document["components"]["schemas"]["InterviewOut"] = copy.deepcopy(INTERVIEW_OUT)
     return document
+
+
+def extra_only() -> dict[str, Any]:
+    """The base spec's extra operation alone, with its one schema: one page of the site."""
+    full = base_spec()
+    full["paths"] = {EXTRA: full["paths"][EXTRA]}
+    full["components"]["schemas"] = {"InterviewOut": full["components"]["schemas"]["InterviewOut"]}
+    return full
 
 
 def page(document: dict[str, Any]) -> str:
@@ -93,32 +104,32 @@ def kinds(result: subprocess.CompletedProcess[str]) -> list[tuple[str, str, bool
     return [(c["rule"], c["where"], c["breaking"]) for c in report(result)["changes"]]
 
 
-def test_the_seed_page_is_no_change(tmp_path: Path) -> None:
-    """The documentation page openapi.yaml came from: exit 0 and the file stays byte-identical."""
+def test_the_document_is_no_change(tmp_path: Path) -> None:
+    """The document openapi.yaml was written from: exit 0 and the file stays byte-identical."""
     target = tmp_path / "openapi.yaml"
     target.write_bytes(SPEC.read_bytes())
-    seed = tmp_path / "page.md"
-    seed.write_text(f"# Create Interview\n\n````yaml POST /api/v1/interviews\n{SPEC.read_text()}````\n")
-    result = run(tmp_path, seed)
+    document = tmp_path / "openapi.json"
+    document.write_bytes(SPEC.read_bytes())
+    result = run(tmp_path, document)
     assert result.returncode == NO_CHANGE, result.stderr
     assert "No change for SDK users." in result.stdout
     assert target.read_bytes() == SPEC.read_bytes()
 
 
 def test_a_new_operation_with_a_path_parameter_is_non_breaking(tmp_path: Path) -> None:
-    """Adding DELETE /api/v1/interviews/{interview_id}: a new function, nothing breaks; the spec is written."""
+    """Adding DELETE to the extra path: a new function, nothing breaks; the spec is written."""
     vendored_spec = write_yaml(tmp_path / "openapi.yaml", base_spec())
 
     def add(document: dict[str, Any]) -> None:
-        item = document["paths"]["/api/v1/interviews/{interview_id}"]
+        item = document["paths"][EXTRA]
         item["delete"] = copy.deepcopy(item["get"])
-        item["delete"]["operationId"] = "cancel_interview_api_v1_interviews__interview_id__delete"
+        item["delete"]["operationId"] = "delete_summary_api_v1_interviews__interview_id__summary_delete"
 
     result = run(tmp_path, changed(tmp_path, add), extra=("--json",))
     assert result.returncode == NON_BREAKING, result.stderr
-    assert kinds(result) == [("operation-added", "DELETE /api/v1/interviews/{interview_id}", False)]
-    assert report(result)["changes"][0]["detail"] == "new function cancel_interview"
-    assert "delete" in yaml.safe_load(vendored_spec.read_text())["paths"]["/api/v1/interviews/{interview_id}"]
+    assert kinds(result) == [("operation-added", f"DELETE {EXTRA}", False)]
+    assert report(result)["changes"][0]["detail"] == "new function delete_summary"
+    assert "delete" in yaml.safe_load(vendored_spec.read_text())["paths"][EXTRA]
 
 
 @pytest.mark.usefixtures("vendored")
@@ -156,7 +167,7 @@ def test_a_removed_response_field_is_breaking(tmp_path: Path) -> None:
         extra=("--json",),
     )
     assert result.returncode == BREAKING
-    assert kinds(result) == [("property-removed", "GET /api/v1/interviews/{interview_id} 200", True)]
+    assert kinds(result) == [("property-removed", f"GET {EXTRA} 200", True)]
     assert report(result)["changes"][0]["path"] == "$.components.schemas.InterviewOut.properties.score"
 
 
@@ -189,7 +200,7 @@ def test_a_field_made_required(tmp_path: Path) -> None:
     assert result.returncode == BREAKING
     assert sorted(kinds(result)) == [
         ("request-property-made-required", "POST /api/v1/interviews", True),
-        ("response-property-made-required", "GET /api/v1/interviews/{interview_id} 200", False),
+        ("response-property-made-required", f"GET {EXTRA} 200", False),
     ]
 
 
@@ -198,33 +209,26 @@ def test_a_removed_operation_is_breaking(tmp_path: Path) -> None:
     """An operation gone: its function is gone."""
     result = run(
         tmp_path,
-        changed(tmp_path, lambda d: d["paths"].pop("/api/v1/interviews/{interview_id}")),
+        changed(tmp_path, lambda d: d["paths"].pop(EXTRA)),
         extra=("--json",),
     )
     assert result.returncode == BREAKING
-    assert kinds(result) == [("operation-removed", "GET /api/v1/interviews/{interview_id}", True)]
+    assert kinds(result) == [("operation-removed", f"GET {EXTRA}", True)]
 
 
 def test_a_pair_of_pages_merges_into_one_spec(tmp_path: Path) -> None:
-    """Two pages, one per endpoint, merge: paths and components united, then written and reported."""
+    """Two pages merge: paths and components united, then written and reported."""
     write_yaml(tmp_path / "openapi.yaml", yaml.safe_load(SPEC.read_text()))
-    full = base_spec()
-    create_only = copy.deepcopy(full)
-    create_only["paths"].pop("/api/v1/interviews/{interview_id}")
-    create_only["components"]["schemas"].pop("InterviewOut")
-    get_only = copy.deepcopy(full)
-    get_only["paths"].pop("/api/v1/interviews")
-    get_only["components"]["schemas"] = {"InterviewOut": full["components"]["schemas"]["InterviewOut"]}
-    first, second = tmp_path / "create.md", tmp_path / "get.md"
-    first.write_text(page(create_only))
-    second.write_text(page(get_only))
+    first, second = tmp_path / "document.md", tmp_path / "summary.md"
+    first.write_text(page(yaml.safe_load(SPEC.read_text())))
+    second.write_text(page(extra_only()))
 
     result = run(tmp_path, first, second)
 
     assert result.returncode == NON_BREAKING, result.stderr
-    assert "| ok | `operation-added` | GET /api/v1/interviews/{interview_id}<br>" in result.stdout
+    assert f"| ok | `operation-added` | GET {EXTRA}<br>" in result.stdout
     merged = yaml.safe_load((tmp_path / "openapi.yaml").read_text())
-    assert set(merged["paths"]) == {"/api/v1/interviews", "/api/v1/interviews/{interview_id}"}
+    assert set(merged["paths"]) == {*yaml.safe_load(SPEC.read_text())["paths"], EXTRA}
     assert {"CreateInterviewReqV1", "InterviewOut"} <= set(merged["components"]["schemas"])
 
 
@@ -300,11 +304,11 @@ def test_a_breaking_change_adds_a_changelog_entry(tmp_path: Path) -> None:
     """--changelog adds a section proposing the version bump."""
     changelog = tmp_path / "CHANGELOG.md"
     changelog.write_text("# Changelog\n\n## Unreleased\n\n### Added\n- x\n")
-    run(tmp_path, changed(tmp_path, lambda d: d["paths"].pop("/api/v1/interviews/{interview_id}")),
+    run(tmp_path, changed(tmp_path, lambda d: d["paths"].pop(EXTRA)),
         extra=("--changelog", str(changelog)))  # fmt: skip
     text = changelog.read_text()
     assert "### Spec update (proposed version bump: major)" in text
-    assert "- operation-removed: GET /api/v1/interviews/{interview_id}, `$.paths" in text
+    assert f"- operation-removed: GET {EXTRA}, `$.paths" in text
 
 
 @pytest.fixture
@@ -334,11 +338,8 @@ def test_a_source_can_be_a_url(tmp_path: Path, served_dir: str) -> None:
 
 
 def get_only_page() -> str:
-    """A page documenting GET /api/v1/interviews/{interview_id} and its InterviewOut, as Versive's pages do."""
-    full = base_spec()
-    full["paths"].pop("/api/v1/interviews")
-    full["components"]["schemas"] = {"InterviewOut": full["components"]["schemas"]["InterviewOut"]}
-    return page(full)
+    """A page documenting the extra operation and its InterviewOut, as Versive's pages do."""
+    return page(extra_only())
 
 
 def write_index(directory: Path, *lines: str) -> None:
@@ -386,7 +387,8 @@ def test_an_index_is_followed_and_what_fails_is_named(tmp_path: Path, served_dir
     text = run(tmp_path, "--index", f"{served_dir}/llms.txt").stdout
     assert "**The upstream spec could not be followed**: 1 page(s) could not be fetched or parsed" in text
     assert f"- could not be read: {served_dir}/missing.md: cannot fetch: HTTP 404" in text
-    assert "- 2 linked page(s) hold no OpenAPI document and were skipped" in text
+    assert "- 1 linked page(s) hold no OpenAPI document and were skipped" in text
+    assert "- 1 link(s) to another site were not followed" in text
 
 
 def test_pages_new_and_gone_are_reported_against_the_record(tmp_path: Path, served_dir: str) -> None:
@@ -403,9 +405,9 @@ def test_pages_new_and_gone_are_reported_against_the_record(tmp_path: Path, serv
     grown = run(tmp_path, "--index", index, extra=("--json",))
     assert grown.returncode == NON_BREAKING, grown.stderr
     assert report(grown)["pages"]["new"] == [f"{served_dir}/get.md"]
-    assert kinds(grown) == [("operation-added", "GET /api/v1/interviews/{interview_id}", False)]
+    assert kinds(grown) == [("operation-added", f"GET {EXTRA}", False)]
     assert report(grown)["written"]
-    assert "/api/v1/interviews/{interview_id}" in yaml.safe_load((tmp_path / "openapi.yaml").read_text())["paths"]
+    assert EXTRA in yaml.safe_load((tmp_path / "openapi.yaml").read_text())["paths"]
     assert record.read_text().splitlines()[1:] == [f"{served_dir}/create.md", f"{served_dir}/get.md"]
 
     again = run(tmp_path, "--index", index)
@@ -418,7 +420,7 @@ def test_pages_new_and_gone_are_reported_against_the_record(tmp_path: Path, serv
     assert report(shrunk)["pages"]["gone"] == [f"{served_dir}/get.md"]
     assert kinds(shrunk) == [
         ("model-removed", "components", True),
-        ("operation-removed", "GET /api/v1/interviews/{interview_id}", True),
+        ("operation-removed", f"GET {EXTRA}", True),
     ]
     assert record.read_text().splitlines()[1:] == [f"{served_dir}/create.md", f"{served_dir}/get.md"], "--check"
 
@@ -461,12 +463,12 @@ def test_a_sources_file_names_indexes_and_pages(tmp_path: Path, served_dir: str)
     assert run(tmp_path).returncode == 2
 
 
-def test_the_repositorys_sources_name_the_index_and_the_record_the_seed_page() -> None:
-    """What the daily job follows: Versive's llms.txt and the Create Interview page at its real address."""
+def test_the_repositorys_sources_name_the_document_then_the_index() -> None:
+    """What the daily job follows: the API's own document (so the merged spec is it), then Versive's llms.txt."""
     import update_spec  # noqa: PLC0415 - the script as a module
 
     sources, indexes = update_spec.read_sources_file(ROOT / ".github" / "spec-sources.txt")
-    page_url = "https://docs.getversive.com/api-reference/interviews/create-interview-api-v1-interviews-post.md"
+    document = "https://api.getversive.com/api/v1/openapi.json"
+    assert sources == [document]
     assert indexes == ["https://docs.getversive.com/llms.txt"]
-    assert sources == [page_url]
-    assert update_spec.read_record(ROOT / ".github" / "spec-pages.txt") == [page_url]
+    assert update_spec.read_record(ROOT / ".github" / "spec-pages.txt") == [document]
