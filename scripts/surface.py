@@ -374,7 +374,6 @@ def operations_source(found: Sequence[Method]) -> str:
             f"    answer={method.answer.kind!r},\n"
             f"    statuses={method.statuses!r},\n"
             f"    summary={method.summary!r},\n"
-            f"    max_retries={method.max_retries!r},\n"
             f"    read_timeout={method.read_timeout!r},\n"
             ")\n"
         )
@@ -409,7 +408,7 @@ class Operation(NamedTuple):
     `name` is the generated function's name; `resource` and `verb` the method that calls
     it (``interviews.get``); `answer` the JSON kind of its success answer (``object``,
     ``array``, ``any``), None when it has no body; `statuses` the success statuses the spec
-    documents; `max_retries` and `read_timeout` its own defaults, when it has them.
+    documents; `read_timeout` how long its answer may take, when it says (the AI edits).
     """
 
     name: str
@@ -422,7 +421,6 @@ class Operation(NamedTuple):
     answer: str | None
     statuses: tuple[int, ...]
     summary: str
-    max_retries: int | None
     read_timeout: float | None
 
 
@@ -617,7 +615,8 @@ def _options(method: Method) -> list[tuple[str, str]]:
         options.append(("idempotency_key", "str | None | Unset = UNSET"))
     options += [
         ("timeout", "float | httpx.Timeout | Unset = UNSET"),
-        ("max_retries", "int | Unset = UNSET"),
+        # An operation's own default shows in its signature (agent_edit: 0, never sent twice unless asked).
+        ("max_retries", f"int | Unset = {'UNSET' if method.max_retries is None else method.max_retries}"),
         ("deadline", "float | None | Unset = UNSET"),
         ("extra_headers", "Mapping[str, str] | None = None"),
         ("extra_query", "Mapping[str, object] | None = None"),

@@ -474,7 +474,6 @@ async def test_a_nullable_query_parameter_given_none_is_left_out(recorded: Calla
         answer="any",
         statuses=(200,),
         summary="Search",
-        max_retries=None,
         read_timeout=None,
     )
     transport = recorded(answering(200, []))

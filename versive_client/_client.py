@@ -44,7 +44,7 @@ HTTP_BACKENDS = ("httpx", "aiohttp")
 API_KEY_ENV = "VERSIVE_API_KEY"
 BASE_URL_ENV = "VERSIVE_BASE_URL"
 LOG_ENV = "VERSIVE_LOG"
-MAX_IDEMPOTENCY_KEY_CHARS = 255
+MAX_KEY_CHARS = 255  # of an idempotency key
 # sys.version starts with what platform.python_version() returns, without importing platform.
 USER_AGENT = f"versive-client/{__version__} Python/{sys.version.split(' ', 1)[0]} httpx/{httpx.__version__}"
 T = TypeVar("T")
@@ -181,7 +181,7 @@ class VersiveClient(Resources):
     async def _call(self, operation: Operation, arguments: Values, read: Read[T], options: Values) -> Response[T]:
         self._sender.check_open()
         call_options = self._call_options(operation, options)
-        key = _check_idempotency_key(options.get("idempotency_key", UNSET))
+        key = _check_idempotency_key(options.get("idempotency_key"))
         request = build_request(operation, arguments, options, self._base_url, self._headers)
         answer = await self._sender.send(request, call_options, key, (operation.name, operation.path))
         parse = functools.partial(read_answer, answer, request, operation, read)
@@ -190,13 +190,11 @@ class VersiveClient(Resources):
         )
 
     def _call_options(self, operation: Operation, options: Values) -> Options:
-        """This client's options with the call's, and the operation's own defaults where the call gave none."""
-        timeout, max_retries = options.get("timeout", UNSET), options.get("max_retries", UNSET)
-        chosen = self._options.but(timeout=timeout, max_retries=max_retries, deadline=options.get("deadline", UNSET))
-        if max_retries is UNSET and operation.max_retries is not None:
-            chosen = evolve(chosen, max_retries=operation.max_retries)
+        """This client's options with those the call gave, and the operation's own read timeout when it gave none."""
+        given = {name: options.get(name, UNSET) for name in ("timeout", "max_retries", "deadline")}
+        chosen = self._options.but(**given)
         limits = chosen.timeout.as_dict()
-        if timeout is UNSET and operation.read_timeout and (limits["read"] or 0) < operation.read_timeout:
+        if given["timeout"] is UNSET and operation.read_timeout and (limits["read"] or 0) < operation.read_timeout:
             chosen = evolve(chosen, timeout=httpx.Timeout(**{**limits, "read": operation.read_timeout}))
         return chosen
 
@@ -222,8 +220,9 @@ class VersiveClient(Resources):
         """
         self._sender.check_open()
         observers = _observers(None, on_attempt, on_call)
-        changes = {"timeout": timeout, "max_retries": max_retries, "deadline": deadline, "retry_policy": retry_policy}
-        options = self._options.but(**changes)
+        options = self._options.but(
+            timeout=timeout, max_retries=max_retries, deadline=deadline, retry_policy=retry_policy
+        )
         derived = object.__new__(VersiveClient)
         derived._setup(self._base_url, self._sender.derive(observers), options, self._headers)
         return derived
@@ -279,13 +278,11 @@ class VersiveClient(Resources):
 
 
 def _check_idempotency_key(key: object) -> str | None:
-    if key is None or key is UNSET:
+    if key is None:
         return None
     text = require("idempotency_key", key, str, "a string or None")
-    if not text or len(text) > MAX_IDEMPOTENCY_KEY_CHARS or unsendable(text, allow_space=False):
-        raise ValueError(
-            f"idempotency_key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} visible ASCII characters without spaces"
-        )
+    if not text or len(text) > MAX_KEY_CHARS or unsendable(text, allow_space=False):
+        raise ValueError(f"idempotency_key must be 1 to {MAX_KEY_CHARS} visible ASCII characters without spaces")
     return text
 
 
@@ -419,17 +416,11 @@ def _is_loopback(host: str) -> bool:
     return host == "localhost" or host.endswith(".localhost")
 
 
-_logging_configured = False
-
-
 def _configure_logging_from_env() -> None:
-    """``VERSIVE_LOG=debug`` (or ``info``) sends the SDK's log lines to stderr."""
-    global _logging_configured  # noqa: PLW0603 - once per process, as logging configuration is
+    """``VERSIVE_LOG=debug`` (or ``info``) sends the SDK's log lines to stderr, unless the logger has a handler."""
     level = os.environ.get(LOG_ENV, "").strip().upper()
-    if _logging_configured or level not in {"DEBUG", "INFO"}:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(level)
-    _logging_configured = True
+    if level in {"DEBUG", "INFO"} and not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(level)

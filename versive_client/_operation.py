@@ -13,18 +13,19 @@ import datetime as dt
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 from urllib.parse import quote, urlencode
 from uuid import UUID
 
 from attrs import field, frozen
 
+from versive_client._generated.operations import Param
 from versive_client._transport import CALL_HEADERS, Headers, Request, require, unusable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from versive_client._generated.operations import Operation, Param
+    from versive_client._generated.operations import Operation
     from versive_client._transport import Answer
 
 T = TypeVar("T")
@@ -104,10 +105,8 @@ def check(param: Param, value: object) -> object:
 
 
 def _mapping(name: str, value: object) -> Mapping[str, object]:
-    mapping = require(name, {} if value is None else value, Mapping, "a mapping or None")
-    for key in mapping:
-        require(f"{name} keys", key, str, "strings")
-    return mapping
+    """An ``extra_*`` option: a mapping with string keys, or None for none."""
+    return cast("Mapping[str, object]", check(Param(name, name, "option", ("object", "null"), ()), value) or {})
 
 
 def check_headers(name: str, headers: object) -> dict[str, str]:
@@ -124,11 +123,8 @@ def check_headers(name: str, headers: object) -> dict[str, str]:
         require(f"{name}[{header!r}]", value, str, "a string")
         if not HEADER_NAME.fullmatch(header):
             raise ValueError(f"{name} has {header!r}, which is not a header name")
-        if header.lower() in CALL_HEADERS:
-            raise ValueError(
-                f"{name} must not set {header}: each call sends its own "
-                "(pass idempotency_key=... to a create to choose the key)"
-            )
+        if header.lower() in CALL_HEADERS:  # idempotency_key=... chooses the key of one create
+            raise ValueError(f"{name} must not set {header}: each call sends its own (idempotency_key=... sets it)")
         problem = unsendable(value, allow_space=True)
         if problem:  # the value is not shown: it may be a secret
             raise ValueError(f"{name}[{header!r}] {problem}")
@@ -215,7 +211,7 @@ def read_answer(answer: Answer, request: Request, operation: Operation, read: Re
     if not answer.content:
         raise unusable(answer, request, "without a body")
     try:
-        data = answer.json()
+        data = json.loads(answer.content)
     except ValueError as exc:  # truncated, or not JSON at all
         raise unusable(answer, request, f"with a body that is not JSON ({exc})") from None
     expected = {"array": list, "object": dict}.get(operation.answer, object)

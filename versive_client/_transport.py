@@ -12,11 +12,10 @@ Every resource method sends here, through ``VersiveClient.call``.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -149,10 +148,6 @@ class Answer:
         self.raw = self.content = raw
         self.attempt = 0
         """Which attempt of the call this answered (set by the loop)."""
-
-    def json(self) -> Any:  # noqa: ANN401 - whatever the JSON holds, as httpx.Response.json
-        """The body parsed as JSON."""
-        return json.loads(self.content)
 
     def to_httpx(self, request: httpx.Request | None = None) -> httpx.Response:
         """This answer as an ``httpx.Response``: the one place the SDK makes one (errors, the generated client).
@@ -330,9 +325,7 @@ class Sender:
             if self.parent is None:
                 await self.backend.aclose()
 
-    async def send(
-        self, request: Request, options: Options, idempotency_key: str | None = None, route: Route = (None, None)
-    ) -> Answer:
+    async def send(self, request: Request, options: Options, idempotency_key: str | None, route: Route) -> Answer:
         """Attempt `request` until a usable 2xx answer, a final error, or the deadline.
 
         A POST or PATCH without an Idempotency-Key gets one (`idempotency_key`, or a random
@@ -414,7 +407,7 @@ class Sender:
         if 200 <= answer.status_code < 300:  # noqa: PLR2004
             self.budget.refund()
             answer.attempt = number
-            media_type = _media_type(answer.headers.get("content-type"))
+            media_type = (answer.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
             if answer.content and not (media_type == "application/json" or media_type.endswith("+json")):
                 problem = f"with a body that is not JSON ({media_type or 'no content type'})"
                 return None, unusable(answer, request, problem), False
@@ -495,9 +488,8 @@ def _log_attempt(attempt: Attempt) -> None:
         error = attempt.error
         error_type = None if error is None else type(error).__name__
         outcome = attempt.status_code if error is None or isinstance(error, APIStatusError) else error_type
-        then = (
-            "" if error is None else ", not retried" if attempt.wait is None else f", retrying in {attempt.wait:.2f}s"
-        )
+        wait = attempt.wait
+        then = "" if error is None else ", not retried" if wait is None else f", retrying in {wait:.2f}s"
         fields = {
             "method": attempt.method,
             "path": urlsplit(attempt.url).path,
@@ -517,11 +509,6 @@ async def _sleep(seconds: float) -> None:
     import anyio  # noqa: PLC0415 - only when a retry waits: keeps `import versive_client` light
 
     await anyio.sleep(seconds)
-
-
-def _media_type(content_type: str | None) -> str:
-    """``application/json`` of ``Application/JSON; charset=utf-8``."""
-    return (content_type or "").split(";", 1)[0].strip().lower()
 
 
 def unusable(answer: Answer, request: Request, problem: str) -> APIResponseValidationError:

@@ -26,7 +26,7 @@ class Operation(NamedTuple):
     `name` is the generated function's name; `resource` and `verb` the method that calls
     it (``interviews.get``); `answer` the JSON kind of its success answer (``object``,
     ``array``, ``any``), None when it has no body; `statuses` the success statuses the spec
-    documents; `max_retries` and `read_timeout` its own defaults, when it has them.
+    documents; `read_timeout` how long its answer may take, when it says (the AI edits).
     """
 
     name: str
@@ -39,7 +39,6 @@ class Operation(NamedTuple):
     answer: str | None
     statuses: tuple[int, ...]
     summary: str
-    max_retries: int | None
     read_timeout: float | None
 
 
@@ -54,7 +53,6 @@ GET_INTERVIEW_BY_ID = Operation(
     answer="object",
     statuses=(200,),
     summary="Get Interview By Id",
-    max_retries=None,
     read_timeout=None,
 )
 
@@ -73,7 +71,6 @@ UPDATE_INTERVIEW = Operation(
     answer="object",
     statuses=(200,),
     summary="Update Interview",
-    max_retries=None,
     read_timeout=None,
 )
 
@@ -89,7 +86,6 @@ GET_INTERVIEW_BY_VID = Operation(
     answer="object",
     statuses=(200,),
     summary="Get Interview By Vid",
-    max_retries=None,
     read_timeout=None,
 )
 
@@ -110,7 +106,6 @@ CREATE_INTERVIEW = Operation(
     answer="object",
     statuses=(200,),
     summary="Create Interview",
-    max_retries=None,
     read_timeout=None,
 )
 
@@ -126,7 +121,6 @@ GET_STUDIES = Operation(
     answer="array",
     statuses=(200,),
     summary="Get Studies",
-    max_retries=None,
     read_timeout=None,
 )
 
@@ -156,7 +150,6 @@ CREATE_STUDY = Operation(
     answer="object",
     statuses=(201,),
     summary="Create Study",
-    max_retries=None,
     read_timeout=None,
 )
 
@@ -172,7 +165,6 @@ GET_STUDY_BY_ID = Operation(
     answer="object",
     statuses=(200,),
     summary="Get Study By Id",
-    max_retries=None,
     read_timeout=None,
 )
 
@@ -191,7 +183,6 @@ UPDATE_STUDY = Operation(
     answer="object",
     statuses=(200,),
     summary="Update Study",
-    max_retries=None,
     read_timeout=None,
 )
 
@@ -212,7 +203,6 @@ AI_EDIT_STUDY = Operation(
     answer="object",
     statuses=(200,),
     summary="Ai Edit Study",
-    max_retries=None,
     read_timeout=180.0,
 )
 
@@ -231,7 +221,6 @@ AGENT_EDIT_STUDY = Operation(
     answer="object",
     statuses=(200,),
     summary="Agent Edit Study",
-    max_retries=0,
     read_timeout=180.0,
 )
 
@@ -247,7 +236,6 @@ GET_FOLDERS = Operation(
     answer="array",
     statuses=(200,),
     summary="Get Folders",
-    max_retries=None,
     read_timeout=None,
 )
 
@@ -279,7 +267,6 @@ CREATE_FOLDER = Operation(
     answer="object",
     statuses=(201,),
     summary="Create Folder",
-    max_retries=None,
     read_timeout=None,
 )
 
@@ -295,7 +282,6 @@ GET_QUESTIONS = Operation(
     answer="array",
     statuses=(200,),
     summary="Get Questions",
-    max_retries=None,
     read_timeout=None,
 )
 
@@ -311,7 +297,6 @@ CREATE_QUESTIONS_BATCH = Operation(
     answer="object",
     statuses=(201,),
     summary="Create Questions Batch",
-    max_retries=None,
     read_timeout=None,
 )
 
@@ -333,7 +318,6 @@ UPDATE_QUESTION = Operation(
     answer=None,
     statuses=(204,),
     summary="Update Question",
-    max_retries=None,
     read_timeout=None,
 )
 
@@ -349,7 +333,6 @@ DELETE_QUESTION = Operation(
     answer=None,
     statuses=(204,),
     summary="Delete Question",
-    max_retries=None,
     read_timeout=None,
 )
 
@@ -365,7 +348,6 @@ GET_QUESTION_LOGIC = Operation(
     answer="array",
     statuses=(200,),
     summary="Get Question Logic",
-    max_retries=None,
     read_timeout=None,
 )
 
@@ -394,7 +376,6 @@ CREATE_QUESTION_LOGIC = Operation(
     answer="object",
     statuses=(201,),
     summary="Create Question Logic",
-    max_retries=None,
     read_timeout=None,
 )
 
@@ -426,7 +407,6 @@ UPDATE_QUESTION_LOGIC = Operation(
     answer=None,
     statuses=(204,),
     summary="Update Question Logic",
-    max_retries=None,
     read_timeout=None,
 )
 
@@ -442,7 +422,6 @@ DELETE_QUESTION_LOGIC = Operation(
     answer=None,
     statuses=(204,),
     summary="Delete Question Logic",
-    max_retries=None,
     read_timeout=None,
 )
 

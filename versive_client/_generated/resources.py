@@ -583,7 +583,7 @@ class StudiesResource:
         message: str,
         idempotency_key: str | None | Unset = UNSET,
         timeout: float | httpx.Timeout | Unset = UNSET,
-        max_retries: int | Unset = UNSET,
+        max_retries: int | Unset = 0,
         deadline: float | None | Unset = UNSET,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, object] | None = None,
