@@ -9,8 +9,9 @@ from versive_client._generated import models as generated_models
 
 
 def test_top_level_exports() -> None:
-    """The package exports exactly its documented names: the client, its policy, its errors, the hooks' types."""
+    """The package exports exactly its documented names: the client, its policy, errors, hooks' and options' types."""
     assert set(versive_client.__all__) == {
+        "NOT_GIVEN",
         "APIConnectionError",
         "APIResponseValidationError",
         "APIStatusError",
@@ -23,8 +24,10 @@ def test_top_level_exports() -> None:
         "ConflictError",
         "InternalServerError",
         "NotFoundError",
+        "NotGiven",
         "PermissionDeniedError",
         "RateLimitError",
+        "RawResponse",
         "RetryBudget",
         "RetryPolicy",
         "UnprocessableEntityError",

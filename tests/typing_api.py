@@ -5,9 +5,32 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, assert_type
 
-from versive_client import Attempt, RateLimitError, RetryPolicy, VersiveClient, VersiveError
+from versive_client import (
+    NOT_GIVEN,
+    Attempt,
+    NotGiven,
+    RateLimitError,
+    RawResponse,
+    RetryPolicy,
+    VersiveClient,
+    VersiveError,
+)
 from versive_client.bulk import InterviewResult, content_key
-from versive_client.models import CreateInterviewReqV1, HTTPValidationError, Interview
+from versive_client.models import (
+    AgentEditResponseV1,
+    AIEditResponseV1,
+    ConversationTurn,
+    CreateBatchQuestionsResponseV1,
+    CreateInterviewReqV1,
+    Folder,
+    HTTPValidationError,
+    Interview,
+    InterviewDetails,
+    Question,
+    QuestionLogic,
+    Study,
+    UpdateMessage,
+)
 
 
 def read_interview(payload: dict[str, Any]) -> str:
@@ -76,3 +99,57 @@ async def create_many(versive: VersiveClient, participants: list[str]) -> list[s
                 links.append(result.interview.link)
         assert_type(results.pacer.rate, float | None)
     return links
+
+
+async def every_method(versive: VersiveClient) -> None:
+    """Every operation of the API, called as documented, with the type each answers."""
+    interview = await versive.interviews.create(study_id="study_123", metadata={"wave": 3}, idempotency_key="k-2")
+    assert_type(interview, Interview)
+    details = await versive.interviews.get(interview.id, timeout=5, deadline=None)
+    assert_type(details, InterviewDetails)
+    assert_type(details.status, str)
+    assert_type(details.completed_at, dt.datetime | None | NotGiven)
+    if isinstance(details.conversation_json, list):
+        assert_type(details.conversation_json[0], ConversationTurn)
+    assert_type(await versive.interviews.get_by_vid(vid="vid_123"), InterviewDetails)
+    assert_type(await versive.interviews.update(interview.id, status="canceled"), UpdateMessage)
+
+    studies = await versive.studies.list(max_retries=0)
+    assert_type(studies, list[Study])
+    study = await versive.studies.create(title="Onboarding", config={"primaryColor": "#0E9489"}, type="VERSIVE_STUDY")
+    assert_type(study, Study)
+    assert_type(await versive.studies.get(study.id, extra_headers={"X-Team": "ops"}), Study)
+    assert_type(await versive.studies.update(study.id, config={"interviewName": "Ada"}), Study)
+    suggestion = await versive.studies.ai_edit(
+        study.id, current_message="Ask about age", questions=[], language="English"
+    )
+    assert_type(suggestion, AIEditResponseV1)
+    assert_type(
+        await versive.studies.agent_edit(study.id, message="Add a question", max_retries=1), AgentEditResponseV1
+    )
+
+    assert_type(await versive.folders.list(), list[Folder])
+    assert_type(await versive.folders.create(name="Q3", access_policy="CAN_VIEW"), Folder)
+
+    assert_type(await versive.questions.list(study_id=study.id), list[Question])
+    batch = await versive.questions.create_batch(questions=[{"study_id": study.id, "content": "Why?", "type": "text"}])
+    assert_type(batch, CreateBatchQuestionsResponseV1)
+    assert_type(await versive.questions.update("q_1", content="How?", display_order=2), None)
+    assert_type(await versive.questions.delete("q_1"), None)
+
+    assert_type(await versive.question_logic.list(question_id="q_1"), list[QuestionLogic])
+    rule = await versive.question_logic.create(
+        study_id=study.id, question_id="q_1", operation="equals", comparison_value_type="text", action_type="skip_to"
+    )
+    assert_type(rule, QuestionLogic)
+    assert_type(await versive.question_logic.update(rule.id, operation="not_equals", end_interview=None), None)
+    assert_type(await versive.question_logic.delete(rule.id, extra_query={"hard": False}), None)
+
+    raw = await versive.with_raw_response.studies.get(study.id, deadline=NOT_GIVEN)
+    assert_type(raw, RawResponse[Study])
+    assert_type(raw.status_code, int)
+    assert_type(raw.request_id, str | None)
+    assert_type(raw.attempts, int)
+    assert_type(raw.parse(), Study)
+    assert_type(await versive.create_interview(study_id="study_123", language="English"), Interview)
+    assert_type(versive.with_options(deadline=None), VersiveClient)
