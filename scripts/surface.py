@@ -650,12 +650,13 @@ def _group(name: str, doc: str, by_resource: Mapping[str, Sequence[Method]], suf
 
 
 def reference_table(found: Sequence[Method]) -> str:
-    """The README's table of every method: what to call, and the request it sends."""
+    """The README's table of every method: the call (path arguments, required keywords, ``...`` for the rest)."""
     rows = ["| method | request | what it does |", "| --- | --- | --- |"]
     for method in found:
-        path_args = ", ".join(p.name for p in method.params if p.where == "path")
-        rows.append(
-            f"| `versive.{method.resource}.{method.verb}({path_args})` | `{method.method} {method.path}` "
-            f"| {method.summary} |"
-        )
+        arguments = [p.name for p in method.params if p.where == "path"]
+        arguments += [f"{p.name}=..." for p in method.params if p.where != "path" and p.required]
+        if any(p.where != "path" and not p.required for p in method.params):
+            arguments.append("...")
+        call = f"versive.{method.resource}.{method.verb}({', '.join(arguments)})"
+        rows.append(f"| `{call}` | `{method.method} {method.path}` | {method.summary} |")
     return "\n".join(rows) + "\n"

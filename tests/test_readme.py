@@ -29,13 +29,32 @@ def run_against_the_fake(program: str) -> tuple[str, FakeVersive]:
 
 
 def test_the_quickstart_runs_against_the_fake() -> None:
-    """The first Python block of the README, with VERSIVE_* pointing at the fake, creates an interview."""
+    """The first Python block of the README, against the fake: a study, an interview in it, read back open."""
     readme = (ROOT / "README.md").read_text()
     quickstart = re.search(r"## Quickstart\n\n```python\n(.*?)```", readme, re.DOTALL)
     assert quickstart is not None
     stdout, fake = run_against_the_fake(quickstart.group(1))
-    assert re.search(r"https://getversive\.com/s/study_123\?vid=vid_[0-9a-f]+", stdout)
+    [study] = fake.studies
+    assert study.title == "Onboarding research"
+    link, status = stdout.splitlines()
+    assert re.fullmatch(rf"https://getversive\.com/s/{study.id}\?vid=vid_[0-9a-f]+", link)
+    assert status.startswith("open 0 ")
     assert [i.metadata.to_dict() for i in fake.interviews] == [{"participant_id": "p-42"}]  # type: ignore[union-attr]
+
+
+def test_the_reference_lists_every_method_as_the_resources_have_it() -> None:
+    """README's table of methods is the one the regeneration's reading of the spec gives, row for row."""
+    import regenerate  # noqa: PLC0415 - scripts, importable through pytest's pythonpath
+    import surface  # noqa: PLC0415
+
+    table = surface.reference_table(regenerate.surface_of(regenerate.corrected_spec()))
+    assert table in _section("Every operation"), "rewrite the table with surface.reference_table()"
+    from versive_client._generated.resources import Resources  # noqa: PLC0415
+
+    calls = re.findall(r"^\| `versive\.(\w+)\.(\w+)\(", table, re.MULTILINE)
+    assert len(calls) == 20
+    for resource, verb in calls:
+        assert callable(getattr(getattr(Resources(None), resource), verb))  # type: ignore[arg-type]
 
 
 def _section(title: str) -> str:
