@@ -484,3 +484,42 @@ async def test_a_nullable_query_parameter_given_none_is_left_out(recorded: Calla
         f"{BASE}/api/v1/interviews/search",
         f"{BASE}/api/v1/interviews/search?status=open",
     ]
+
+
+ANSWERING = [op for op in OPERATIONS if op.answer is not None]
+
+
+async def parsed(call: Any) -> object:
+    """What the call answers, parsed when it is a raw response."""
+    result = await call
+    return result.parse() if hasattr(result, "parse") else result
+
+
+@pytest.mark.parametrize("operation", ANSWERING, ids=lambda op: f"{op.resource}.{op.verb}")
+@pytest.mark.parametrize("how", ["method", "raw response"])
+async def test_a_truncated_or_incomplete_answer_is_a_typed_error_on_every_method(
+    recorded: Callable[..., Recorded], operation: Operation, how: str
+) -> None:
+    """The documented answer cut short, or without a required field: APIResponseValidationError, never a raw error."""
+    status, example = example_answer(operation)
+    whole = json.dumps(example).encode()
+    first = example[0] if isinstance(example, list) else example
+    required = DOCUMENT["components"]["schemas"]
+    schema = spec_operation(operation)["responses"][str(status)]["content"]["application/json"]["schema"]
+    name = (schema.get("items") or schema)["$ref"].rsplit("/", 1)[-1]
+    field = required[name]["required"][0]
+    incomplete = {key: value for key, value in first.items() if key != field}
+    bodies = [whole[: len(whole) // 2], json.dumps([incomplete] if isinstance(example, list) else incomplete).encode()]
+    for body, problem in zip(
+        bodies, ["with a body that is not JSON", f"without the required field {field!r}"], strict=True
+    ):
+        transport = recorded(
+            lambda _request, body=body: httpx.Response(
+                status, content=body, headers={"content-type": "application/json"}
+            )
+        )
+        path, keywords = example_call(operation)
+        async with transport.client() as client:
+            target = client if how == "method" else client.with_raw_response
+            with pytest.raises(APIResponseValidationError, match=problem):
+                await parsed(method_of(target, operation)(*path, **keywords))
