@@ -6,6 +6,7 @@ import datetime as dt
 import importlib
 import json
 import pkgutil
+import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -523,3 +524,99 @@ async def test_a_truncated_or_incomplete_answer_is_a_typed_error_on_every_method
             target = client if how == "method" else client.with_raw_response
             with pytest.raises(APIResponseValidationError, match=problem):
                 await parsed(method_of(target, operation)(*path, **keywords))
+
+
+async def test_a_header_parameter_goes_in_the_headers(recorded: Callable[..., Recorded]) -> None:
+    """A parameter the spec puts in a header is sent there, under its own name."""
+    operation = Operation(
+        name="get_export",
+        method="GET",
+        path="/api/v1/exports/{id}",
+        resource="exports",
+        verb="get",
+        params=(Param("id", "id", "path", ("string",), ()), Param("if_match", "If-Match", "header", ("string",), ())),
+        body=False,
+        answer="any",
+        statuses=(200,),
+        summary="Get Export",
+        read_timeout=None,
+    )
+    transport = recorded(answering(200, {}))
+    async with transport.client() as client:
+        assert await client.call(operation, {"id": "e 1", "if_match": '"v7"'}, dict, {}) == {}
+    [sent] = transport.requests
+    assert (sent.url.raw_path, sent.headers["if-match"]) == (b"/api/v1/exports/e%201", '"v7"')
+
+
+async def test_the_body_is_compact_json_with_one_content_type_the_caller_may_choose(
+    recorded: Callable[..., Recorded],
+) -> None:
+    """The body is compact UTF-8 JSON; extra_headers may name another content type, sent alone in any case."""
+    transport = recorded(answering(200, {"id": "s", "title": "T", "created_at": "2024-01-01T00:00:00Z"}))
+    async with transport.client() as client:
+        await client.studies.update(
+            "s", config={"name": "Zoë"}, extra_headers={"Content-Type": "application/merge+json"}
+        )
+    [sent] = transport.requests
+    assert sent.content == '{"config":{"name":"Zoë"}}'.encode()
+    assert sent.headers.get_list("content-type") == ["application/merge+json"]
+
+
+async def test_header_values_may_hold_spaces_and_any_visible_character(recorded: Callable[..., Recorded]) -> None:
+    """extra_headers values are sent as given when HTTP allows them: spaces and tabs inside, ! to ~."""
+    transport = recorded(answering(200, []))
+    async with transport.client() as client:
+        await client.folders.list(extra_headers={"X-Team": "!research\tops ~"})
+    assert transport.requests[0].headers["x-team"] == "!research\tops ~"
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ({"when": object()}, "metadata['when'] cannot be sent as JSON: Object of type object is not JSON serializable"),
+        ({"tags": ["a", {"b": float("inf")}]}, "metadata['tags'][1]['b'] cannot be sent as JSON: Out of range float"),
+        ({"day": dt.date(2024, 1, 1), "bad": {1, 2}}, "metadata['bad'] cannot be sent as JSON: Object of type set"),
+    ],
+    ids=["object", "nested-infinity", "a-date-beside-a-set"],
+)
+async def test_a_value_json_cannot_hold_is_named_where_it_sits(
+    recorded: Callable[..., Recorded], metadata: dict[str, Any], message: str
+) -> None:
+    """The error names the entry at fault, however deep, and only it (a date is JSON's, as ISO text)."""
+    transport = recorded(answering(500))
+    async with transport.client() as client:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            await client.create_interview(study_id="s", metadata=metadata)
+    assert transport.requests == []
+
+
+async def test_a_mapping_that_holds_itself_is_refused_clearly(recorded: Callable[..., Recorded]) -> None:
+    """Metadata that contains itself cannot be JSON: a ValueError naming where, not a recursion error."""
+    loop: dict[str, Any] = {"a": 1}
+    loop["self"] = loop
+    async with recorded(answering(500)).client() as client:
+        with pytest.raises(ValueError, match=r"metadata\['self'\] cannot be sent as JSON: Circular reference"):
+            await client.create_interview(study_id="s", metadata=loop)
+
+
+async def test_an_object_with_to_dict_that_is_no_generated_model_is_refused(recorded: Callable[..., Recorded]) -> None:
+    """A table-like object with its own to_dict (a DataFrame, say) is not taken for a model: refused, not sent."""
+
+    class Table:
+        def to_dict(self) -> dict[str, Any]:
+            return {"rows": 3}
+
+    async with recorded(answering(500)).client() as client:
+        with pytest.raises(TypeError, match="metadata must be a mapping or None, got Table"):
+            await client.create_interview(study_id="s", metadata=Table())  # type: ignore[arg-type]
+
+
+async def test_an_enum_error_lists_the_values(recorded: Callable[..., Recorded]) -> None:
+    """access_policy outside the spec's list: the message gives every value it may be."""
+    async with recorded(answering(500)).client() as client:
+        with pytest.raises(ValueError, match="access_policy must be one of") as caught:
+            await client.folders.create(name="n", access_policy="ALL")  # type: ignore[arg-type]
+    assert str(caught.value) == (
+        "access_policy must be one of 'CAN_EDIT', 'CAN_EDIT_SURVEY_ONLY', 'CAN_VIEW', 'FULL_ACCESS', 'INVITE_ONLY', "
+        "None, got 'ALL'"
+    )

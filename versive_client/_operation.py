@@ -114,10 +114,7 @@ def check_headers(name: str, headers: object) -> dict[str, str]:
 
     ``Idempotency-Key`` and ``X-Versive-Retry-Count`` are set by each call: refused here.
     """
-    if headers is None:
-        return {}
-    if not isinstance(headers, Mapping):
-        raise TypeError(f"{name} must be a mapping of strings, got {type(headers).__name__}")
+    headers = require(name, {} if headers is None else headers, Mapping, "a mapping of strings")
     for header, value in headers.items():
         require(f"{name} names", header, str, "strings")
         require(f"{name}[{header!r}]", value, str, "a string")
@@ -162,11 +159,13 @@ def _jsonable(value: object) -> object:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-def _culprit(value: object, where: str) -> str | None:
+def _culprit(value: object, where: str, within: tuple[int, ...] = ()) -> str | None:
     """The place (``metadata['when']``) of the first value in `value` that JSON cannot hold, or None."""
     if isinstance(value, Mapping | list | tuple):
-        items = value.items() if isinstance(value, Mapping) else enumerate(value)
-        found = (_culprit(item, f"{where}[{key!r}]" if where else str(key)) for key, item in items)
+        if id(value) in within:  # a container that holds itself
+            return where or None
+        items, within = value.items() if isinstance(value, Mapping) else enumerate(value), (*within, id(value))
+        found = (_culprit(item, f"{where}[{key!r}]" if where else str(key), within) for key, item in items)
         return next((place for place in found if place), None)
     try:
         json.dumps(value, ensure_ascii=False, allow_nan=False, default=_jsonable).encode()
