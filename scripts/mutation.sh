@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Mutation testing of the retry policy, the errors, the attempt loop and the OpenTelemetry
-# observer, with mutmut (settings in pyproject.toml, [tool.mutmut]). Not part of .ci/run: it
+# Mutation testing of the generic call, the retry policy, the errors, the attempt loop and the
+# OpenTelemetry observer, with mutmut (settings in pyproject.toml, [tool.mutmut]). Not part of .ci/run: it
 # takes the better part of an hour on 2 cores.
 # Prints the score of each module, then every mutant that survived; `.venv/bin/mutmut show NAME`
 # shows one, and docs/mutation.md says why each that is still alive may live.
