@@ -224,6 +224,14 @@ async def test_other_paths_and_methods(
     assert (response.status_code, response.json()["detail"], response.headers.get("allow")) == expected
 
 
+async def test_a_head_request_gets_the_headers_only(fake_http: FakeHttp) -> None:
+    """HEAD is no method of the spec: a 405 without a body, and the connection serves the next request."""
+    _, client = fake_http
+    response = await client.head(PATH)
+    assert (response.status_code, response.content, response.headers["allow"]) == (405, b"", "GET, POST")
+    assert (await client.post(PATH, headers=AUTH, json={"study_id": "s"})).status_code == 200
+
+
 async def test_a_query_string_does_not_change_the_route(fake_http: FakeHttp) -> None:
     """The route is matched on the path alone."""
     _, client = fake_http
@@ -806,13 +814,13 @@ async def test_a_batch_with_a_refused_item_changes_nothing(api: FakeHttp) -> Non
 
 
 async def test_updating_a_question_changes_only_what_is_sent(api: FakeHttp) -> None:
-    """PUT /questions/{id} answers 204 and changes the fields sent; the others stay."""
+    """PUT /questions/{id} answers 204 (no body, nor a length for one) and changes the fields sent; the others stay."""
     _, client = api
     study = await create_study(client)
     body = {"study_id": study["id"], "content": "Q", "interviewer_notes": "notes", "props": {"x": 1}}
     (question_id,) = (await batch(client, body))["created_question_ids"]
     response = await client.put(f"/api/v1/questions/{question_id}", json={"content": "Q?", "display_order": 7})
-    assert (response.status_code, response.content) == (204, b"")
+    assert (response.status_code, response.content, response.headers.get("content-length")) == (204, b"", None)
     (question,) = await questions_of(client, study["id"])
     assert {k: question[k] for k in ("content", "interviewer_notes", "display_order", "props")} == {
         "content": "Q?",
