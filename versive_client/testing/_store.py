@@ -349,12 +349,10 @@ class Store:
         return [row for key, row in table.items() if key not in self.deleted]
 
     def _new_question(self, item: Mapping[str, Any], loc: Sequence[str | int]) -> JSON:
-        fields = [name for name in _spec.properties("Question") if name not in {"id", "logic"}]
-        question = {"id": new_id()} | {
-            name: item.get(name, QUESTION_DEFAULTS.get(name))
-            for name in fields
-            if name in item or name in QUESTION_DEFAULTS
-        }
+        """A new question of the item's Question fields (the defaults for those it lacks), in the spec's order."""
+        given = {**QUESTION_DEFAULTS, **item}
+        fields = [name for name in _spec.properties("Question") if name in given and name not in {"id", "logic"}]
+        question = {"id": new_id(), **{name: given[name] for name in fields}}
         self._check(question, "Question", loc)
         return question
 
