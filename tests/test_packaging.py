@@ -60,6 +60,8 @@ def test_the_wheel_metadata_declares_bounded_runtime_dependencies(wheel: zipfile
         "h11<1,>=0.14; extra == 'cli'",
         "h11<1,>=0.14; extra == 'testing'",
         "httpx<0.29,>=0.27",
+        "jsonschema<5,>=4.18; extra == 'cli'",
+        "jsonschema<5,>=4.18; extra == 'testing'",
         "opentelemetry-api<2,>=1.30; extra == 'otel'",
         "rich<16,>=13.7; extra == 'cli'",
     ]

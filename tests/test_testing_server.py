@@ -93,3 +93,17 @@ def test_an_unusual_status_is_sent_without_a_reason_phrase(served: tuple[FakeVer
     response = httpx.post(f"{base_url}{PATH}", json={}, headers={"Authorization": "Bearer k"})
     assert response.status_code == 599
     assert response.json() == {"detail": "Status 599"}
+
+
+def test_a_head_answer_has_no_body_and_the_connection_goes_on(served: tuple[FakeVersive, str, int]) -> None:
+    """HEAD then GET on one connection: the 405 to HEAD is headers only, and the GET is answered after it."""
+    _, _, port = served
+    answer = exchange(
+        port,
+        b"HEAD /api/v1/interviews HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    head, rest = answer.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 405 Method Not Allowed\r\n")
+    assert b"\r\nAllow: GET, POST\r\n" in head
+    assert rest.startswith(b"HTTP/1.1 404 Not Found\r\n"), "no body between the two answers"
+    assert rest.endswith(b'{"detail":"Not Found"}')

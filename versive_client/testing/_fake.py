@@ -1,24 +1,25 @@
-"""FakeVersive: what the fake API answers (routing, auth, validation, idempotency) and what it keeps."""
+"""FakeVersive: how the fake API answers (limits, faults, routing, auth, checks, idempotency) and what it keeps."""
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import hmac
 import json
 import math
-import secrets
 import threading
 import time
-import uuid
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from attrs import field, frozen
 
-from versive_client.models import Interview
+from versive_client.models import Folder, Interview, InterviewDetails, Question, QuestionLogic, Study
 
+from . import _spec
+from ._store import Call, InvalidError, NotFoundError, Store, created_interview
 from .faults import (
     PRE_API_FAULTS,
     BadContentEncoding,
@@ -36,9 +37,7 @@ if TYPE_CHECKING:
 
     from ._transport import FakeVersiveTransport
 
-INTERVIEWS_PATH = "/api/v1/interviews"
 REDACTED = "[redacted]"
-LINK_BASE = "https://getversive.com/s/"
 
 HTML_BAD_GATEWAY = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
@@ -109,24 +108,33 @@ class Reply:
 
 
 class FakeVersive:
-    """A fake of the Versive API, faithful to its spec, with scriptable faults.
+    """A fake of the Versive API that speaks every operation of its spec, statefully, with scriptable faults.
 
     Use it in-process through :meth:`transport` (no sockets), or on loopback through
     :meth:`serve` (a real HTTP server on 127.0.0.1)::
 
         fake = FakeVersive(api_key="test-key")
+        study = fake.add_study(title="Onboarding")          # seed what the test needs
         async with fake.serve() as base_url:
-            ...  # point the client at base_url
-        assert len(fake.interviews) == 1
+            ...  # the code under test, pointed at base_url, adds a question to the study
+        assert [q.content for q in fake.questions] == ["How did you hear of us?"]
+
+    It keeps what the API would: folders, studies, their questions and logic rules
+    (deleted ones stay deleted: reads no longer show them, and updating or deleting them
+    again is a 404), and interviews, read back as InterviewDetails. Interviews can be
+    created for any study id, held or not. Every answer matches the spec's schema; see
+    the package docstring for what each operation does.
 
     With `api_key` `None` any non-empty bearer token is accepted. It also honours an
-    ``Idempotency-Key`` header, which the real API does not document: the same key and
-    body return the interview created the first time; the same key with another body is
-    refused with a 422 naming the header. `seed` makes probabilistic faults reproducible.
+    ``Idempotency-Key`` header on every POST, which the real API does not document: the
+    same key, path and body return the first answer again; the same key with another
+    path or body is refused with a 422 naming the header. `seed` makes probabilistic
+    faults reproducible.
 
     Safe to use from several threads: the loopback server runs in its own thread.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.4.0 every operation of the spec, with state to read and seed.
     """
 
     def __init__(self, api_key: str | None = None, *, seed: int = 0, rate_limit: RateLimit | None = None) -> None:
@@ -141,21 +149,58 @@ class FakeVersive:
         self._refilled_at = time.monotonic()
         self.faults = FaultPlan(seed=seed)
         self._lock = threading.Lock()
-        self._interviews: list[dict[str, Any]] = []
+        self._store = Store()
         self._requests: list[RecordedRequest] = []
-        self._idempotent: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+        self._idempotent: dict[tuple[str, str], tuple[str, Reply]] = {}
 
     def __repr__(self) -> str:
         """Counts only: the API key is never shown."""
-        return f"<FakeVersive interviews={len(self._interviews)} requests={len(self._requests)}>"
+        held = f"interviews={len(self._store.interviews)} studies={len(self._store.studies)}"
+        return f"<FakeVersive {held} requests={len(self._requests)}>"
 
     # -- inspection -------------------------------------------------------------
 
     @property
     def interviews(self) -> list[Interview]:
-        """Every interview created so far, oldest first."""
+        """Every interview created so far, oldest first, in the shape Create Interview answers (status as it is now)."""
         with self._lock:
-            return [Interview.from_dict(interview) for interview in self._interviews]
+            return [Interview.from_dict(created_interview(interview)) for interview in self._store.interviews.values()]
+
+    @property
+    def folders(self) -> list[Folder]:
+        """Every folder, oldest first.
+
+        .. versionadded:: 0.4.0
+        """
+        with self._lock:
+            return [Folder.from_dict(copy.deepcopy(folder)) for folder in self._store.folders.values()]
+
+    @property
+    def studies(self) -> list[Study]:
+        """Every study, oldest first.
+
+        .. versionadded:: 0.4.0
+        """
+        with self._lock:
+            return [Study.from_dict(copy.deepcopy(study)) for study in self._store.studies.values()]
+
+    @property
+    def questions(self) -> list[Question]:
+        """Every question not deleted, oldest first, each with its logic rules.
+
+        .. versionadded:: 0.4.0
+        """
+        with self._lock:
+            return [Question.from_dict(copy.deepcopy(question)) for question in self._store.live_questions()]
+
+    @property
+    def logic(self) -> list[QuestionLogic]:
+        """Every logic rule not deleted (nor of a deleted question), oldest first.
+
+        .. versionadded:: 0.4.0
+        """
+        with self._lock:
+            return [QuestionLogic.from_dict(copy.deepcopy(rule)) for rule in self._store.live_logic()]
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -173,13 +218,94 @@ class FakeVersive:
         return [request.fault for request in self.requests if request.fault is not None]
 
     def reset(self) -> None:
-        """Forget interviews, requests, idempotency keys and scripted faults; refill the rate limit."""
+        """Forget everything held, requests, idempotency keys and scripted faults; refill the rate limit."""
         with self._lock:
-            self._interviews.clear()
+            self._store = Store()
             self._requests.clear()
             self._idempotent.clear()
             self.faults.clear()
             self._tokens = float(self.rate_limit.burst) if self.rate_limit is not None else 0.0
+
+    # -- seeding, for tests: as the API would create them, without a request --------
+
+    def add_folder(self, name: str) -> Folder:
+        """Create a folder, as ``POST /api/v1/folders`` would.
+
+        .. versionadded:: 0.4.0
+        """
+        return Folder.from_dict(self._seed("create_folder", {"name": name}))
+
+    def add_study(self, title: str, **fields: object) -> Study:
+        """Create a study, as ``POST /api/v1/studies`` would with these fields (`folder_id`, `config`, ...).
+
+        >>> study = fake.add_study(title="Onboarding", config={"primaryColor": "#0E9489"})
+
+        Fields the API would refuse raise `ValueError` (a 422's problems), an unknown
+        `folder_id` `LookupError`.
+
+        .. versionadded:: 0.4.0
+        """
+        return Study.from_dict(self._seed("create_study", {"title": title, **fields}))
+
+    def add_question(self, study_id: str, content: str, **fields: object) -> Question:
+        """Add a question to a study, as ``POST /api/v1/questions/batch`` would (`type` "text" unless given).
+
+        .. versionadded:: 0.4.0
+        """
+        item = {"study_id": study_id, "content": content, **fields}
+        (question_id,) = self._seed("create_questions_batch", {"questions": [item]})["created_question_ids"]
+        with self._lock:
+            return Question.from_dict(copy.deepcopy(self._store.question_view(question_id)))
+
+    def add_logic(
+        self, study_id: str, question_id: str, *, operation: str, action_type: str, **fields: object
+    ) -> QuestionLogic:
+        """Add a logic rule to a question, as ``POST /api/v1/question-logic`` would.
+
+        `comparison_value_type` is "text" unless given::
+
+            fake.add_logic(study.id, q.id, operation="equals", comparison_value="Blue",
+                           action_type="skip_to", next_question_id=other.id)
+
+        .. versionadded:: 0.4.0
+        """
+        body = {"study_id": study_id, "question_id": question_id, "operation": operation, "action_type": action_type}
+        defaults = {"comparison_value_type": "text"}
+        return QuestionLogic.from_dict(self._seed("create_question_logic", {**defaults, **body, **fields}))
+
+    def set_interview(self, interview_id: str, **fields: object) -> InterviewDetails:
+        """Set fields of an interview as read back, as the participant and Versive would.
+
+        >>> fake.set_interview(interview.id, status="closed", progress=100, transcript="...")
+
+        Any InterviewDetails field but `id`; a value its schema refuses raises `ValueError`,
+        an unknown interview `LookupError`.
+
+        .. versionadded:: 0.4.0
+        """
+        with self._lock:
+            try:
+                details = self._store.set_interview(interview_id, fields)
+            except NotFoundError as exc:
+                raise LookupError(exc.detail) from None
+            except InvalidError as exc:
+                raise ValueError(_described(exc.problems)) from None
+            return InterviewDetails.from_dict(copy.deepcopy(details))
+
+    def _seed(self, operation_id: str, body: dict[str, Any]) -> Any:  # noqa: ANN401 - the operation's JSON answer
+        """Run an operation without a request: the same checks and state, no auth, faults, limit or record."""
+        route = _spec.route_of(operation_id)
+        with self._lock:
+            payload, problems = route.check({}, "application/json", json.dumps(body).encode())
+            if problems:
+                raise ValueError(_described(problems))
+            reply = self._perform(route, Call({}, {}, payload))
+        answer = json.loads(reply.body)
+        if reply.status == HTTPStatus.NOT_FOUND:
+            raise LookupError(answer["detail"])
+        if reply.status == HTTPStatus.UNPROCESSABLE_ENTITY:
+            raise ValueError(_described(answer["detail"]))
+        return answer
 
     # -- ways to reach it -------------------------------------------------------
 
@@ -225,8 +351,7 @@ class FakeVersive:
     # -- the API ----------------------------------------------------------------
 
     def handle(self, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes) -> Reply:
-        """Answer one request: draw a fault, route, authenticate, validate, create, record."""
-        path = urlsplit(target).path
+        """Answer one request: spend a token, draw a fault, answer as the API would, record."""
         names = [(name.lower(), value) for name, value in headers]
         with self._lock:
             refused, limit_headers = self._take_token()
@@ -236,14 +361,14 @@ class FakeVersive:
             elif isinstance(fault, PRE_API_FAULTS) or (isinstance(fault, BadContentEncoding) and fault.status):
                 reply = _fault_reply(fault)
             else:
-                reply = self._answer(method.upper(), path, dict(names), body)
+                reply = self._answer(method.upper(), target, dict(names), body)
                 reply = _corrupt(reply, fault)
             if limit_headers and not refused:
                 reply = Reply(reply.status, reply.headers + _header_pairs(limit_headers), reply.body, reply.fault)
             self._requests.append(
                 RecordedRequest(
                     method=method.upper(),
-                    path=path,
+                    path=urlsplit(target).path,
                     headers=_redacted(names),
                     body=_parsed_body(body),
                     status=None if isinstance(fault, Reset) else reply.status,
@@ -276,51 +401,55 @@ class FakeVersive:
             headers["x_ratelimit_reset"] = str(reset)
         return refused, headers
 
-    def _answer(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:  # noqa: PLR0911 - a router
-        if path != INTERVIEWS_PATH:
-            return _json_reply(HTTPStatus.NOT_FOUND, {"detail": "Not Found"})
-        if method != "POST":
-            return _json_reply(HTTPStatus.METHOD_NOT_ALLOWED, {"detail": "Method Not Allowed"}, allow="POST")
-        token = _bearer_token(headers.get("authorization", ""))
-        if token is None:
-            return _json_reply(HTTPStatus.UNAUTHORIZED, {"detail": "Not authenticated"}, www_authenticate="Bearer")
-        if self._api_key is not None and not hmac.compare_digest(token.encode(), self._api_key.encode()):
-            return _json_reply(
-                HTTPStatus.UNAUTHORIZED,
-                {"detail": "Invalid authentication credentials"},
-                www_authenticate="Bearer",
-            )
-        payload, problems = validate_create_interview(headers.get("content-type"), body)
+    def _answer(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        """Route by the spec's paths, authenticate, check the request against its schemas, then run the operation."""
+        url = urlsplit(target)
+        route, path_params, allowed = _spec.resolve(method, url.path)
+        if route is None:
+            return _unrouted(allowed)
+        token = self._authenticated(headers.get("authorization", ""))
+        if isinstance(token, Reply):
+            return token
+        query = dict(parse_qsl(url.query, keep_blank_values=True))  # the last of a repeated name, as FastAPI
+        payload, problems = route.check(query, headers.get("content-type"), body)
         if problems:
             return _json_reply(HTTPStatus.UNPROCESSABLE_ENTITY, {"detail": problems})
-        assert payload is not None  # noqa: S101 - no problems means a payload
 
-        key = headers.get("idempotency-key")
-        fingerprint = json.dumps(payload, sort_keys=True)
+        key = headers.get("idempotency-key") if method == "POST" else None
+        fingerprint = f"{method} {url.path} {json.dumps(payload, sort_keys=True)}"
         if key:
             earlier = self._idempotent.get((token, key))
             if earlier is not None:
                 if earlier[0] != fingerprint:
                     return _json_reply(HTTPStatus.UNPROCESSABLE_ENTITY, {"detail": [_IDEMPOTENCY_REUSED]})
-                return _json_reply(HTTPStatus.OK, earlier[1])
-        interview = self._create(payload)
-        if key:
-            self._idempotent[(token, key)] = (fingerprint, interview)
-        return _json_reply(HTTPStatus.OK, interview)
+                return earlier[1]
+        reply = self._perform(route, Call(path_params, query, payload))
+        if key and reply.status < HTTPStatus.MULTIPLE_CHOICES:
+            self._idempotent[(token, key)] = (fingerprint, reply)
+        return reply
 
-    def _create(self, payload: Mapping[str, Any]) -> dict[str, Any]:
-        study_id: str = payload["study_id"]
-        interview = {
-            "id": str(uuid.uuid4()),
-            "title": payload.get("title"),
-            "study_id": study_id,
-            "metadata": payload.get("metadata") or {},
-            "link": f"{LINK_BASE}{quote(study_id, safe='')}?vid=vid_{secrets.token_hex(8)}",
-            "status": "open",
-            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
-        }
-        self._interviews.append(interview)
-        return interview
+    def _authenticated(self, authorization: str) -> str | Reply:
+        """The bearer token, or the 401 to answer without a (valid) one."""
+        token = _bearer_token(authorization)
+        if token is None:
+            return _json_reply(HTTPStatus.UNAUTHORIZED, {"detail": "Not authenticated"}, www_authenticate="Bearer")
+        if self._api_key is not None and not hmac.compare_digest(token.encode(), self._api_key.encode()):
+            detail = {"detail": "Invalid authentication credentials"}
+            return _json_reply(HTTPStatus.UNAUTHORIZED, detail, www_authenticate="Bearer")
+        return token
+
+    def _perform(self, route: _spec.Route, call: Call) -> Reply:
+        """Run a checked request's operation on the store: its answer with the spec's success status, or its error."""
+        try:
+            answer = self._store.answer(route.operation_id, call)
+        except NotFoundError as exc:
+            return _json_reply(HTTPStatus.NOT_FOUND, {"detail": exc.detail})
+        except InvalidError as exc:
+            return _json_reply(HTTPStatus.UNPROCESSABLE_ENTITY, {"detail": exc.problems})
+        except NotImplementedError:
+            detail = f"the fake Versive does not answer {route.operation_id} yet"
+            return _json_reply(HTTPStatus.NOT_IMPLEMENTED, {"detail": detail})
+        return Reply(route.status, (), b"") if answer is None else _json_reply(route.status, answer)
 
 
 _IDEMPOTENCY_REUSED = {
@@ -330,57 +459,16 @@ _IDEMPOTENCY_REUSED = {
 }
 
 
-def validate_create_interview(content_type: str | None, body: bytes) -> tuple[dict[str, Any] | None, list[Any]]:
-    """Parse and check a Create Interview body as the API (FastAPI) does.
-
-    Returns the payload, or the ``HTTPValidationError`` entries: one per problem, each
-    with ``loc`` pointing at the field, worded as the spec's example is.
-
-    Hand-written rather than a JSON Schema validator: FastAPI's messages and locations
-    (``["body", "study_id"]``, ``value_error.missing``) are what clients see, and no
-    schema validator produces them.
-    """
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    is_json = media_type == "application/json" or (
-        media_type.startswith("application/") and media_type.endswith("+json")
-    )
-    if media_type and not is_json:
-        return None, [_problem(["body"], "value is not a valid dict", "type_error.dict")]
-    if not body.strip():
-        return None, [_problem(["body"], "field required", "value_error.missing")]
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        position = exc.pos if isinstance(exc, json.JSONDecodeError) else exc.start
-        return None, [_problem(["body", position], str(exc), "value_error.jsondecode")]
-    if not isinstance(payload, dict):
-        return None, [_problem(["body"], "value is not a valid dict", "type_error.dict")]
-
-    problems = []
-    if "study_id" not in payload:
-        problems.append(_problem(["body", "study_id"], "field required", "value_error.missing"))
-    for name, expected, nullable, msg, code in _FIELD_TYPES:
-        value = payload.get(name)
-        if value is None:
-            if name in payload and not nullable:
-                problems.append(_problem(["body", name], "none is not an allowed value", "type_error.none.not_allowed"))
-        elif not isinstance(value, expected):
-            problems.append(_problem(["body", name], msg, code))
-    return (None, problems) if problems else (payload, [])
+def _unrouted(allowed: tuple[str, ...]) -> Reply:
+    """FastAPI's router's answer, before any authentication: 405 when the path has other methods, else 404."""
+    if allowed:
+        return _json_reply(HTTPStatus.METHOD_NOT_ALLOWED, {"detail": "Method Not Allowed"}, allow=", ".join(allowed))
+    return _json_reply(HTTPStatus.NOT_FOUND, {"detail": "Not Found"})
 
 
-# CreateInterviewReqV1's fields in the spec's order (FastAPI reports problems in that order):
-# name, JSON type, may be null, message and type of the error when it is not that type.
-_FIELD_TYPES: tuple[tuple[str, type, bool, str, str], ...] = (
-    ("study_id", str, False, "str type expected", "type_error.str"),
-    ("metadata", dict, True, "value is not a valid dict", "type_error.dict"),
-    ("language", str, False, "str type expected", "type_error.str"),
-    ("title", str, True, "str type expected", "type_error.str"),
-)
-
-
-def _problem(loc: list[str | int], msg: str, kind: str) -> dict[str, Any]:
-    return {"loc": loc, "msg": msg, "type": kind}
+def _described(problems: list[_spec.Problem]) -> str:
+    """A 422's problems in one line, for an exception message."""
+    return "; ".join(f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}" for problem in problems)
 
 
 def _bearer_token(authorization: str) -> str | None:
@@ -426,11 +514,15 @@ def _phrase(status: int) -> str:
 
 def _corrupt(reply: Reply, fault: Fault | None) -> Reply:
     """Apply a fault that changes a successful answer's body; others travel with the reply."""
-    if reply.status == HTTPStatus.OK and isinstance(fault, NotJson):
-        return Reply(200, (("content-type", "text/html"),), HTML_NOT_JSON, fault)
-    if reply.status == HTTPStatus.OK and isinstance(fault, MissingField):
-        body = {k: v for k, v in json.loads(reply.body).items() if k != fault.field_name}
-        return Reply(200, reply.headers, json.dumps(body, separators=(",", ":")).encode(), fault)
+    succeeded = HTTPStatus.OK <= reply.status < HTTPStatus.MULTIPLE_CHOICES and reply.body
+    if succeeded and isinstance(fault, NotJson):
+        return Reply(reply.status, (("content-type", "text/html"),), HTML_NOT_JSON, fault)
+    if succeeded and isinstance(fault, MissingField):
+        answer = json.loads(reply.body)
+        items = answer if isinstance(answer, list) else [answer]
+        for item in items:
+            item.pop(fault.field_name, None)
+        return Reply(reply.status, reply.headers, json.dumps(answer, separators=(",", ":")).encode(), fault)
     return Reply(reply.status, reply.headers, reply.body, fault)
 
 

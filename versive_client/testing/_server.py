@@ -95,7 +95,7 @@ async def _serve_connection(fake: FakeVersive, stream: SocketStream) -> None:
             reply = fake.handle(method, target, _decoded(event.headers), body)
             fault = f" (fault: {reply.fault!r})" if reply.fault else ""
             logger.info("%s %s -> %s%s", method, target, reply.status or "reset", fault)
-            if not await _send_reply(connection, stream, reply):
+            if not await _send_reply(connection, stream, reply, head=method == "HEAD"):
                 return
             if connection.our_state is h11.MUST_CLOSE:
                 return
@@ -141,8 +141,11 @@ async def _receive_request(connection: h11.Connection, stream: SocketStream) -> 
             return None
 
 
-async def _send_reply(connection: h11.Connection, stream: SocketStream, reply: Reply) -> bool:
-    """Send `reply` with its fault's effect; False when the connection must not be reused."""
+async def _send_reply(connection: h11.Connection, stream: SocketStream, reply: Reply, *, head: bool) -> bool:
+    """Send `reply` with its fault's effect; False when the connection must not be reused.
+
+    The answer to a HEAD request, and a 204, go without a body, as HTTP has it.
+    """
     fault = reply.fault
     if isinstance(fault, Reset):
         raw = stream.extra(SocketAttribute.raw_socket)
@@ -151,13 +154,15 @@ async def _send_reply(connection: h11.Connection, stream: SocketStream, reply: R
         return False
     if isinstance(fault, Delay):
         await anyio.sleep(fault.seconds)
-    body = reply.body
-    length = len(body) + fault.extra if isinstance(fault, WrongContentLength) else len(body)
-    # h11 frames the body by these headers: chunked, or exactly `length` bytes.
-    framing = (
-        ("transfer-encoding", "chunked") if isinstance(fault, TruncatedChunked) else ("content-length", str(length))
-    )
-    headers = [*reply.headers, framing, ("date", formatdate(usegmt=True)), ("server", "fake-versive")]
+    body = b"" if head else reply.body
+    length = len(reply.body) + fault.extra if isinstance(fault, WrongContentLength) else len(reply.body)
+    # h11 frames the body by these headers: chunked, or exactly `length` bytes; a 204 has no body to frame.
+    framing = [("content-length", str(length))]
+    if isinstance(fault, TruncatedChunked):
+        framing = [("transfer-encoding", "chunked")]
+    if reply.status == HTTPStatus.NO_CONTENT:
+        framing = []
+    headers = [*reply.headers, *framing, ("date", formatdate(usegmt=True)), ("server", "fake-versive")]
     if isinstance(fault, BadContentEncoding):
         headers.append(("content-encoding", "gzip"))
     await stream.send(

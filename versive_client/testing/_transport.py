@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 import anyio
@@ -49,9 +50,15 @@ class FakeVersiveTransport(httpx.AsyncBaseTransport):
         body = reply.body
         length = len(body) + fault.extra if isinstance(fault, WrongContentLength) else len(body)
         framing = (
-            ("transfer-encoding", "chunked") if isinstance(fault, TruncatedChunked) else ("content-length", str(length))
+            [("transfer-encoding", "chunked")]
+            if isinstance(fault, TruncatedChunked)
+            else [("content-length", str(length))]
         )
-        headers = [*reply.headers, framing]
+        if reply.status == HTTPStatus.NO_CONTENT:  # a 204 has no body to frame
+            framing = []
+        if request.method == "HEAD":  # nor has the answer to a HEAD request
+            body = b""
+        headers = [*reply.headers, *framing]
         if isinstance(fault, BadContentEncoding):
             # A stream, not content: httpx would decode (and fail on) content as it builds the response.
             headers.append(("content-encoding", "gzip"))

@@ -1,30 +1,33 @@
 """Faults the fake Versive can inject, one per request: scripted in a queue or drawn by seeded rules.
 
 Each fault says what the client sees and whether the request still reached the API
-(so whether an interview was created). That difference is what idempotency is for.
+(so whether an interview, or whatever the operation makes, was created). That difference
+is what idempotency is for. Faults apply to every operation alike.
 
 ========================  ========================================  ==================
-fault                     what the client sees                      interview created?
+fault                     what the client sees                      reached the API?
 ========================  ========================================  ==================
 ``Status(503, 2)``        that status, JSON ``detail``, optional    no
                           ``Retry-After`` (seconds or HTTP-date)
 ``Reset()``               the connection reset before any response  no
 ``HtmlBadGateway()``      a 502 with an HTML body (a proxy's page)  no
 ``Delay(5.0)``            headers only after the delay              yes, at once
-``CloseMidBody()``        a 200 whose body stops half-way           yes
-``TruncatedChunked()``    a chunked 200 whose connection closes     yes
+``CloseMidBody()``        the answer's body stops half-way          yes
+``TruncatedChunked()``    a chunked answer whose connection closes  yes
                           before the last chunk
-``WrongContentLength()``  a 200 whose Content-Length promises more  yes
-                          than its (whole) body, then a close
+``WrongContentLength()``  a Content-Length that promises more than  yes
+                          the (whole) body, then a close
 ``BadContentEncoding()``  ``Content-Encoding: gzip`` on a body      yes; with a
                           that is not gzip (a proxy's mistake)      `status`, no
-``NotJson()``             a 200 whose body is not JSON              yes
-``MissingField("id")``    a 200 without that required field         yes
+``NotJson()``             a 2xx whose body is not JSON              yes
+``MissingField("id")``    a 2xx without that field (in an object,   yes
+                          or in each item of a list)
 ========================  ========================================  ==================
 
 "Yes" faults act on the response the fake would have sent: a request that is
-refused (401, 422) is refused as usual, with the fault's transport effect
-(delay, cut body) still applied where it has one.
+refused (401, 404, 422) is refused as usual, with the fault's transport effect
+(delay, cut body) still applied where it has one. An answer without a body (a 204)
+has nothing for ``NotJson`` or ``MissingField`` to change.
 
 .. versionadded:: 0.1.0
 """
@@ -147,12 +150,12 @@ class BadContentEncoding:
 
 @frozen
 class NotJson:
-    """Handle the request, then answer 200 with an HTML body instead of the JSON."""
+    """Handle the request, then answer its success status with an HTML body instead of the JSON."""
 
 
 @frozen
 class MissingField:
-    """Handle the request, then answer 200 with the interview lacking `field_name`."""
+    """Handle the request, then answer without `field_name`: dropped from an object, or from each item of a list."""
 
     field_name: str = "created_at"
 
