@@ -48,25 +48,25 @@ def arguments(operation: Operation) -> tuple[list[str], dict[str, Any]]:
     return path, keywords
 
 
-def same_data(value: Any) -> Any:  # noqa: ANN401 - JSON in, JSON out
+def same_data(value: Any) -> Any:
     """`value` with every ISO 8601 timestamp as the instant it names: ``Z`` and ``+00:00`` are one time."""
     if isinstance(value, dict):
         return {key: same_data(item) for key, item in value.items()}
     if isinstance(value, list):
         return [same_data(item) for item in value]
-    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":  # noqa: PLR2004
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
         return dt.datetime.fromisoformat(value)
     return value
 
 
-def serialised(result: Any) -> Any:  # noqa: ANN401 - a model, a list of models, or None
+def serialised(result: Any) -> Any:
     """What the SDK would send back: each model's ``to_dict()``."""
     if isinstance(result, list):
         return [item.to_dict() for item in result]
     return None if result is None else result.to_dict()
 
 
-async def call(client: VersiveClient, operation: Operation) -> Any:  # noqa: ANN401 - whatever the method returns
+async def call(client: VersiveClient, operation: Operation) -> Any:
     """Call `operation`'s method with its documented arguments."""
     path, keywords = arguments(operation)
     return await getattr(getattr(client, operation.resource), operation.verb)(*path, **keywords)
