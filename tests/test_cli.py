@@ -1,8 +1,9 @@
-"""The `versive` command, run as a person or a script runs it, against the fake on loopback."""
+"""The `versive` command, run as a person or a script runs it, against the fake or a recording server on loopback."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import os
 import pty
@@ -10,15 +11,23 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
-from typing import TYPE_CHECKING
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, NamedTuple
+from urllib.parse import parse_qs, urlsplit
+from uuid import UUID
 
+import click
 import httpx
 import pytest
 
 from versive_client import __version__
+from versive_client._generated.operations import OPERATIONS, Operation, Param
+from versive_client.cli import main
 from versive_client.cli._batch import idempotency_key
+from versive_client.cli._operations import SpecValue, add_operation_commands, operation_command
 from versive_client.testing import FakeVersive, RateLimit, faults
 
 if TYPE_CHECKING:
@@ -593,3 +602,315 @@ def test_rate_limited_and_faulty_killed_midway_then_run_again_is_exactly_once(tm
         assert f"skipped {recorded}" in rerun.stdout
         assert_complete(served, out, 2000)
         assert any(request.status == 429 for request in served.requests), "the limit was met"
+
+
+# -- every operation as `versive <resource> <method>` ------------------------------------
+# The fake answers only POST /api/v1/interviews on this branch; these tests run the
+# commands against a small loopback server that records each request and answers it.
+
+STUDY = {"id": "st_1", "title": "Onboarding", "created_at": "2026-01-02T03:04:05Z"}
+HAND_WRITTEN = {("interviews", "create")}
+
+
+class Sent(NamedTuple):
+    """One request as the loopback server received it."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    authorization: str | None
+    body: object
+
+
+class LoopbackAPI:
+    """A real HTTP server on loopback: records every request, answers from `answers` by (method, path), else 404."""
+
+    def __init__(self) -> None:
+        self.answers: dict[tuple[str, str], tuple[int, object]] = {}
+        self.sent: list[Sent] = []
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def handle_one(self) -> None:
+                url = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                body = json.loads(raw) if raw else None
+                api.sent.append(Sent(self.command, url.path, parse_qs(url.query), self.headers["Authorization"], body))
+                status, answer = api.answers.get((self.command, url.path), (404, {"detail": "Not Found"}))
+                content = b"" if status == 204 else json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = do_PUT = do_DELETE = handle_one  # noqa: N815 - http.server's names
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's signature
+                """Quiet."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackAPI]:
+    """A loopback API server, with the environment pointing the command at it."""
+    served = LoopbackAPI()
+    thread = threading.Thread(target=served.server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    for name in [name for name in os.environ if name.startswith("VERSIVE_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("VERSIVE_API_KEY", KEY)
+    monkeypatch.setenv("VERSIVE_BASE_URL", served.base_url)
+    yield served
+    served.server.shutdown()
+    served.server.server_close()
+    thread.join()
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the command in this process: its exit status, stdout and stderr."""
+    status = main(list(args))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_every_operation_has_a_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """Each operation is `versive <resource> <method>`, listed with its summary, taking its method's arguments."""
+    for operation in OPERATIONS:
+        group, command = operation.resource.replace("_", "-"), operation.verb.replace("_", "-")
+        status, listing, _ = run(capsys, group, "--help")
+        assert status == 0
+        assert re.search(rf"^  {command} +\S", listing, re.MULTILINE), f"{group} --help lists {command}"
+        status, out, _ = run(capsys, group, command, "--help")
+        assert status == 0
+        if (operation.resource, operation.verb) in HAND_WRITTEN:
+            assert "--metadata KEY=VALUE" in out
+            continue
+        assert f"{operation.summary}." in out
+        assert re.search(rf"^  {command} +{operation.summary}$", listing, re.MULTILINE)
+        assert f"{operation.method} {operation.path}" in out
+        paths = [param.name.upper() for param in operation.params if param.where == "path"]
+        assert f"Usage: versive {group} {command} [OPTIONS]{''.join(' ' + p for p in paths)}\n" in out
+        for param in operation.params:
+            if param.where != "path":
+                assert f"--{param.name.replace('_', '-')}" in out
+        assert ("--extra-body JSON" in out) == operation.body
+
+
+def test_the_top_level_help_lists_every_resource() -> None:
+    """`versive --help`, run for real, lists a group per resource and says the commands come from the spec."""
+    result = versive("--help")
+    assert result.returncode == 0
+    for resource in {operation.resource for operation in OPERATIONS}:
+        assert re.search(rf"^  {resource.replace('_', '-')} +\S", result.stdout, re.MULTILINE)
+    assert "generated from the API's spec" in " ".join(result.stdout.split())
+
+
+def test_a_get_with_a_path_parameter_prints_the_answer_as_json(
+    api: LoopbackAPI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`interviews get ID` sends GET with the id in the path (escaped) and the key; prints the interview as JSON."""
+    api.answers["GET", "/api/v1/interviews/iv%2F1"] = (200, {
+        "id": "iv/1", "status": "completed", "created_at": "2026-01-02T03:04:05Z",
+        "completed_at": "2026-01-02T04:00:00.5+02:00", "metadata": {"wave": 2}, "transcript": None,
+    })  # fmt: skip
+    status, out, err = run(capsys, "interviews", "get", "iv/1")
+    assert (status, err) == (0, "")
+    (sent,) = api.sent
+    assert (sent.method, sent.path, sent.query, sent.body) == ("GET", "/api/v1/interviews/iv%2F1", {}, None)
+    assert sent.authorization == f"Bearer {KEY}"
+    assert out == json.dumps({
+        "id": "iv/1", "status": "completed", "created_at": "2026-01-02T03:04:05+00:00",
+        "metadata": {"wave": 2}, "transcript": None, "completed_at": "2026-01-02T04:00:00.500000+02:00",
+    }, indent=2) + "\n"  # fmt: skip
+
+
+def test_a_query_parameter_and_a_list_answer(api: LoopbackAPI, capsys: pytest.CaptureFixture[str]) -> None:
+    """`questions list --study-id S` sends it in the query; the answer is printed as a JSON array."""
+    questions = [{"id": "q1", "content": "Why?", "type": "open"}, {"id": "q2", "content": "How?", "type": "open"}]
+    api.answers["GET", "/api/v1/questions"] = (200, questions)
+    status, out, _ = run(capsys, "questions", "list", "--study-id", "st 1")
+    assert status == 0
+    assert api.sent[0].query == {"study_id": ["st 1"]}
+    assert json.loads(out) == questions
+
+
+def test_a_post_with_object_fields_null_and_extra_body(api: LoopbackAPI, capsys: pytest.CaptureFixture[str]) -> None:
+    """Object fields go as JSON, `null` as null, --extra-body's fields beside them; options left out are not sent."""
+    api.answers["POST", "/api/v1/studies"] = (201, {**STUDY, "type": "interview"})
+    status, out, _ = run(
+        capsys, "studies", "create", "--title", "Onboarding", "--config", '{"primaryColor": "#000"}',
+        "--description", "null", "--welcome-message", '{"text": "Hi", "nested": [1, {"a": null}]}',
+        "--extra-body", '{"beta": true}',
+    )  # fmt: skip
+    assert status == 0
+    assert api.sent[0].body == {
+        "title": "Onboarding",
+        "config": {"primaryColor": "#000"},
+        "description": None,
+        "welcome_message": {"text": "Hi", "nested": [1, {"a": None}]},
+        "beta": True,
+    }
+    assert json.loads(out) == {
+        "id": "st_1", "title": "Onboarding", "created_at": "2026-01-02T03:04:05+00:00", "type": "interview",
+    }  # fmt: skip
+
+
+def test_a_post_with_an_array_field_and_path_parameter(api: LoopbackAPI, capsys: pytest.CaptureFixture[str]) -> None:
+    """`studies ai-edit STUDY_ID --questions '[...]'` puts the id in the path and the array in the body."""
+    api.answers["POST", "/api/v1/studies/st_1/ai-edit"] = (
+        200,
+        {"questions": [], "change_log": {}, "deleted_questions": []},
+    )
+    questions = [{"study_id": "st_1", "content": "Q"}]
+    status, _, err = run(capsys, "studies", "ai-edit", "st_1", "--current-message", "shorter",
+                         "--questions", json.dumps(questions), "--language", "English")  # fmt: skip
+    assert (status, err) == (0, "")
+    assert api.sent[0].body == {"current_message": "shorter", "questions": questions, "language": "English"}
+
+
+def test_a_put_answering_204_prints_nothing(api: LoopbackAPI, capsys: pytest.CaptureFixture[str]) -> None:
+    """`questions update ID` with an integer and an object: PUT sent, 204 answered, nothing printed, exit 0."""
+    api.answers["PUT", "/api/v1/questions/q_1"] = (204, None)
+    status, out, err = run(capsys, "questions", "update", "q_1", "--display-order", "3", "--props", '{"max": 5}')
+    assert (status, out, err) == (0, "", "")
+    assert api.sent[0].method == "PUT"
+    assert api.sent[0].body == {"display_order": 3, "props": {"max": 5}}
+
+
+@pytest.mark.parametrize(("flag", "sent"), [(["--end-interview"], True), (["--no-end-interview"], False), ([], None)])
+def test_a_boolean_is_a_flag_pair(
+    api: LoopbackAPI, capsys: pytest.CaptureFixture[str], flag: list[str], sent: object
+) -> None:
+    """--flag sends true, --no-flag false, neither leaves the field out."""
+    api.answers["PUT", "/api/v1/question-logic/l_1"] = (204, None)
+    status, _, _ = run(capsys, "question-logic", "update", "l_1", "--operation", "equals", *flag)
+    assert status == 0
+    body = api.sent[0].body
+    assert isinstance(body, dict)
+    assert body.get("end_interview", "left out") == ("left out" if sent is None else sent)
+
+
+@pytest.mark.parametrize(("policy", "sent"), [("CAN_VIEW", "CAN_VIEW"), ("null", None)])
+def test_an_enum_takes_its_values_and_null(
+    api: LoopbackAPI, capsys: pytest.CaptureFixture[str], policy: str, sent: str | None
+) -> None:
+    """One of the spec's values is sent as given; `null`, where the spec allows it, as null."""
+    api.answers["POST", "/api/v1/folders"] = (201, {"id": "f1", "name": "Q3", "created_at": "2026-01-02T03:04:05Z"})
+    status, out, _ = run(capsys, "folders", "create", "--name", "Q3", "--access-policy", policy)
+    assert status == 0
+    assert api.sent[0].body == {"name": "Q3", "access_policy": sent}
+    assert json.loads(out)["name"] == "Q3"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["folders", "create", "--name", "n", "--access-policy", "can_view"],
+         "Invalid value for '--access-policy': 'can_view' is not one of 'CAN_EDIT', "),
+        (["studies", "create", "--title", "t", "--config", "{"],
+         "Invalid value for '--config': '{' is not a JSON object or null (not JSON: Expecting property name"),
+        (["studies", "create", "--title", "t", "--config", "[1]"],
+         "Invalid value for '--config': '[1]' is not a JSON object or null."),
+        (["questions", "create-batch", "--questions", '{"content": "Q"}'],
+         "Invalid value for '--questions': '{\"content\": \"Q\"}' is not a JSON array."),
+        (["questions", "update", "q", "--display-order", "2.5"],
+         "Invalid value for '--display-order': '2.5' is not an integer or null."),
+        (["studies", "create", "--title", "t", "--extra-body", "[]"], "Invalid value for '--extra-body': '[]' is not"),
+        (["studies", "create", "--config", "{}"], "Missing option '--title'"),
+        (["studies", "get"], "Missing argument 'ID'"),
+        (["studies", "get", " "], "error: id must not be empty"),
+        (["studies", "list", "--extra-body", "{}"], "No such option '--extra-body'"),
+    ],
+)  # fmt: skip
+def test_a_bad_value_is_refused_before_sending(
+    api: LoopbackAPI, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    """A value that is not of its field's kind, or a required one missing: exit 2 naming it, nothing sent."""
+    status, out, err = run(capsys, *args)
+    assert status == 2
+    assert message in err
+    assert out == ""
+    assert api.sent == []
+
+
+def test_a_refused_request_exits_1_with_one_line(api: LoopbackAPI, capsys: pytest.CaptureFixture[str]) -> None:
+    """A 404: exit 1 and the one-line error the other commands print, nothing on stdout."""
+    api.answers["GET", "/api/v1/studies/nope"] = (404, {"detail": "Study not found"})
+    status, out, err = run(capsys, "studies", "get", "nope")
+    assert (status, out) == (1, "")
+    assert err.splitlines() == ["error: GET /api/v1/studies/nope answered 404 Not Found: Study not found"]
+
+
+def test_a_generated_command_run_for_real(api: LoopbackAPI) -> None:
+    """`versive studies list` as a script runs it: the studies as a JSON array on stdout; no key, exit 4."""
+    api.answers["GET", "/api/v1/studies"] = (200, [STUDY])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VERSIVE_")}
+    result = versive("--base-url", api.base_url, "studies", "list", env={**env, "VERSIVE_API_KEY": KEY})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [{**STUDY, "created_at": "2026-01-02T03:04:05+00:00"}]
+    assert api.sent[0].authorization == f"Bearer {KEY}"
+    missing = versive("--base-url", api.base_url, "studies", "list", env=env)
+    assert missing.returncode == 4
+    assert missing.stderr.startswith("error: no API key")
+
+
+WIDGET = Operation(
+    name="make_widget", method="POST", path="/api/v1/widgets/{widget_id}", resource="widgets", verb="make",
+    params=(
+        Param("widget_id", "widget_id", "path", ("string",), ()),
+        Param("at", "at", "body", ("date-time",), ()),
+        Param("day", "day", "body", ("date",), ()),
+        Param("ref", "ref", "body", ("uuid",), ()),
+        Param("weight", "weight", "body", ("number", "null"), ()),
+        Param("anything", "anything", "body", (), ()),
+        Param("size", "size", "body", ("string", "integer"), ()),
+        Param("on", "on", "body", ("boolean",), ()),
+    ),
+    body=True, answer=None, statuses=(204,), summary="Make Widget", read_timeout=None,
+)  # fmt: skip
+
+
+def test_kinds_a_spec_change_may_bring_are_read_as_the_method_takes_them() -> None:
+    """Date-times, dates, UUIDs, numbers, any value, text-or-integer: each given to the method as its kind."""
+    calls: list[tuple[list[object], dict[str, object]]] = []
+    command = operation_command(WIDGET, {"widget_id", "on"}, lambda _, args, kwargs: calls.append((args, kwargs)), "")
+    ref = "0b7e5a52-3b1c-4f5e-9d2a-0c6f1e2d3a4b"
+    command.main(["w1", "--at", "2026-01-02T03:04:05+00:00", "--day", "2026-01-02", "--ref", ref, "--weight", "2.5",
+                  "--anything", '{"a": 1}', "--size", "12", "--on"], standalone_mode=False)  # fmt: skip
+    command.main(["w2", "--anything", "plain words", "--size", "big", "--weight", "null", "--no-on"],
+                 standalone_mode=False)  # fmt: skip
+    assert calls == [
+        (["w1"], {"at": dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC), "day": dt.date(2026, 1, 2), "ref": UUID(ref),
+                  "weight": 2.5, "anything": {"a": 1}, "size": 12, "on": True}),
+        (["w2"], {"anything": "plain words", "size": "big", "weight": None, "on": False}),
+    ]  # fmt: skip
+    assert SpecValue(["object"], nullable=False).convert({"a": 1}, None, None) == {"a": 1}, "already converted"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["w1"], "Missing option '--on'"),
+        (["w1", "--on", "--at", "yesterday"], "'yesterday' is not an ISO 8601 date and time."),
+        (["w1", "--on", "--weight", "true"], "'true' is not a number or null."),
+    ],
+)
+def test_a_required_flag_or_a_bad_new_kind_is_refused(args: list[str], message: str) -> None:
+    """A required --flag/--no-flag left out, or a value not of its kind: a usage error, the method never called."""
+    calls: list[object] = []
+    command = operation_command(WIDGET, {"widget_id", "on"}, lambda *call: calls.append(call), "")
+    with pytest.raises(click.UsageError) as refused:
+        command.main(args, standalone_mode=False)
+    assert message in refused.value.format_message()
+    assert calls == []
+
+
+def test_a_resource_named_like_a_command_is_refused() -> None:
+    """A resource whose group name is already a plain command is an error at build time, not a silent merge."""
+    cli = click.Group("versive", commands=[click.Command("studies")])
+    with pytest.raises(TypeError, match="the API's resource studies is named like the command versive studies"):
+        add_operation_commands(cli, lambda *_: None, "", OPERATIONS)

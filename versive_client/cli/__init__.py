@@ -1,4 +1,10 @@
-"""The `versive` command: interviews from a terminal, one or a whole panel from a CSV. Needs the ``cli`` extra."""
+"""The `versive` command: every operation of the API, and one interview per row of a CSV. Needs the ``cli`` extra.
+
+``versive <resource> <method>`` for every operation is built at import from the generated
+operations table (`_operations`), so a spec change adds commands with no hand-written
+line; ``interviews create`` (the link by default, ``--metadata KEY=VALUE``) and
+``interviews create-batch`` are hand-written here and take precedence.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +22,12 @@ import click
 
 from versive_client import VersiveClient, VersiveError, __version__
 from versive_client.cli._batch import BatchSpec, InputError, Tally, run_batch
+from versive_client.cli._operations import add_operation_commands
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
+
+    from versive_client._generated.operations import Operation
 
 EXIT_CODES = """\b
 Exit status:
@@ -76,8 +85,11 @@ class Settings:
 @click.version_option(__version__, prog_name="versive")
 @click.pass_context
 def cli(ctx: click.Context, api_key_file: Path | None, base_url: str | None, debug: bool) -> None:  # noqa: FBT001
-    """Create Versive interviews: one, or one per participant of a CSV file.
+    """Versive from a terminal: every operation of the API, and an interview per participant of a CSV file.
 
+    Every operation is a command, `versive RESOURCE METHOD`, generated from the API's
+    spec like the Python client's methods (`versive interviews get ID` is
+    `versive.interviews.get(id)`); the answer is printed as JSON.
     The API key comes from $VERSIVE_API_KEY or --api-key-file and is never printed.
     """
     if debug:
@@ -87,7 +99,11 @@ def cli(ctx: click.Context, api_key_file: Path | None, base_url: str | None, deb
 
 @cli.group(epilog=EXIT_CODES)
 def interviews() -> None:
-    """Create interviews."""
+    """Interviews: create one or a batch, and every operation.
+
+    `create` and `create-batch` are written for a terminal; the other commands are
+    generated from the API's spec, one per operation.
+    """
 
 
 def _parse_metadata(pairs: Sequence[str], as_json: str | None) -> dict[str, Any] | None:
@@ -395,3 +411,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 0
     return 0
+
+
+def _call_operation(operation: Operation, arguments: list[object], options: dict[str, object]) -> None:
+    """Call `operation`'s method through the client and print its answer as JSON (nothing for none)."""
+    settings: Settings = click.get_current_context().obj
+
+    async def go() -> int:
+        async with settings.client() as versive:
+            method = getattr(getattr(versive, operation.resource), operation.verb)
+            answer = await method(*arguments, **options)
+        if answer is not None:
+            click.echo(json.dumps(_as_json(answer), indent=2))
+        return 0
+
+    _run(go)
+
+
+def _as_json(answer: object) -> object:
+    """A model as its ``to_dict()`` (datetimes as ISO strings), a list of them as a list; JSON as it is."""
+    if isinstance(answer, list):
+        return [_as_json(item) for item in answer]
+    to_dict = getattr(answer, "to_dict", None)
+    return to_dict() if callable(to_dict) else answer
+
+
+# Last: the hand-written commands above are already in place and keep their names.
+add_operation_commands(cli, _call_operation, EXIT_CODES)
