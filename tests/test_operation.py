@@ -620,3 +620,18 @@ async def test_an_enum_error_lists_the_values(recorded: Callable[..., Recorded])
         "access_policy must be one of 'CAN_EDIT', 'CAN_EDIT_SURVEY_ONLY', 'CAN_VIEW', 'FULL_ACCESS', 'INVITE_ONLY', "
         "None, got 'ALL'"
     )
+
+
+async def test_any_sequence_is_sent_as_a_json_list(recorded: Callable[..., Recorded]) -> None:
+    """A list the caller builds lazily (a range, a tuple) goes as a JSON array."""
+    transport = recorded(answering(201, {"created_question_ids": [], "updated_question_ids": []}))
+    async with transport.client() as client:
+        await client.questions.create_batch(questions=(), extra_body={"order": range(3)})
+    assert json.loads(transport.requests[0].content) == {"questions": [], "order": [0, 1, 2]}
+
+
+async def test_what_no_entry_explains_is_named_as_the_request(recorded: Callable[..., Recorded]) -> None:
+    """A key JSON cannot hold deep in a mapping: the request is named, with JSON's own reason."""
+    async with recorded(answering(500)).client() as client:
+        with pytest.raises(ValueError, match=r"^the request cannot be sent as JSON: keys must be str, int"):
+            await client.create_interview(study_id="s", metadata={"a": {("x", 1): 2}})
