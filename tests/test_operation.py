@@ -10,6 +10,7 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import httpx
 import pytest
 
@@ -606,9 +607,15 @@ async def test_an_object_with_to_dict_that_is_no_generated_model_is_refused(reco
         def to_dict(self) -> dict[str, Any]:
             return {"rows": 3}
 
+    @attrs.define
+    class Point:  # an attrs class of the application's own, with no to_dict
+        x: int
+
     async with recorded(answering(500)).client() as client:
         with pytest.raises(TypeError, match="metadata must be a mapping or None, got Table"):
             await client.create_interview(study_id="s", metadata=Table())  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="metadata must be a mapping or None, got Point"):
+            await client.create_interview(study_id="s", metadata=Point(1))  # type: ignore[arg-type]
 
 
 async def test_an_enum_error_lists_the_values(recorded: Callable[..., Recorded]) -> None:
