@@ -193,9 +193,9 @@ class VersiveClient(Resources):
         """This client's options with those the call gave, and the operation's own read timeout when it gave none."""
         given = {name: options.get(name, UNSET) for name in ("timeout", "max_retries", "deadline")}
         chosen = self._options.but(**given)
-        limits = chosen.timeout.as_dict()
-        if given["timeout"] is UNSET and operation.read_timeout and (limits["read"] or 0) < operation.read_timeout:
-            chosen = evolve(chosen, timeout=httpx.Timeout(**{**limits, "read": operation.read_timeout}))
+        if given["timeout"] is UNSET and operation.read_timeout and (chosen.timeout.read or 0) < operation.read_timeout:
+            longer = {**chosen.timeout.as_dict(), "read": operation.read_timeout}
+            chosen = evolve(chosen, timeout=httpx.Timeout(**longer))
         return chosen
 
     def with_options(
