@@ -179,7 +179,6 @@ class VersiveClient(Resources):
         return (await self._call(operation, arguments, read, options)).parse()
 
     async def _call(self, operation: Operation, arguments: Values, read: Read[T], options: Values) -> Response[T]:
-        self._sender.check_open()
         call_options = self._call_options(operation, options)
         key = _check_idempotency_key(options.get("idempotency_key"))
         request = build_request(operation, arguments, options, self._base_url, self._headers)
