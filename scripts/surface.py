@@ -74,11 +74,13 @@ class Param(NamedTuple):
 
 
 class Answer(NamedTuple):
-    """How a method reads its answer: the JSON kind expected, the reader's source, and the return type."""
+    """How a method reads its answer: the JSON kind expected, the reader's source, the return type, its model."""
 
     kind: str | None
     reader: str
     annotation: str
+    model: tuple[str, str] | None = None
+    """The module and class of the model the reader makes, imported when the method runs."""
 
 
 class Method(NamedTuple):
@@ -283,10 +285,12 @@ def _reader(prop: Any, source: str, where: str) -> Answer:
     if source == "None":
         return Answer(None, "_none", "None")
     if isinstance(prop, ModelProperty):
-        return Answer("object", f"{prop.class_info.name}.from_dict", str(prop.class_info.name))
+        model = (str(prop.class_info.module_name), str(prop.class_info.name))
+        return Answer("object", f"{prop.class_info.name}.from_dict", str(prop.class_info.name), model)
     if isinstance(prop, ListProperty) and isinstance(prop.inner_property, ModelProperty):
-        model = prop.inner_property.class_info.name
-        return Answer("array", f"lambda data: [{model}.from_dict(item) for item in data]", f"list[{model}]")
+        info = prop.inner_property.class_info
+        reader = f"lambda data: [{info.name}.from_dict(item) for item in data]"
+        return Answer("array", reader, f"list[{info.name}]", (str(info.module_name), str(info.name)))
     if isinstance(prop, ListProperty):  # of plain values, as the JSON has them
         return Answer("array", "_any", prop.get_type_string(no_optional=True).as_unembedded_code())
     if isinstance(prop, AnyProperty):
@@ -435,7 +439,7 @@ def resources_source(found: Sequence[Method]) -> str:
     models = sorted(set().union(*(m.models for m in found)))
     constants = ", ".join(_constant(m) for m in found)
     parts = [
-        RESOURCES_HEADER.replace("@MODELS@", "".join(f"    {name},\n" for name in models)).replace(
+        RESOURCES_HEADER.replace("@MODELS@", "".join(f"        {name},\n" for name in models)).replace(
             "@CONSTANTS@", constants
         )
     ]
@@ -463,17 +467,22 @@ operation's description and the way to read its answer to the client's one gener
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, ParamSpec, Protocol, TypeVar, cast
-from uuid import UUID
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, cast
 
-import httpx
-
-from .models import (
-@MODELS@)
 from .operations import @CONSTANTS@, Operation
 from .types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import datetime
+    from uuid import UUID
+
+    import httpx
+
+    # Each method imports the model it answers with when it runs: importing every model
+    # here would cost every `import versive_client` tens of milliseconds.
+    from .models import (
+@MODELS@    )
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -589,9 +598,12 @@ def _method_source(method: Method) -> list[str]:
         docs += [f"    {p.name}: {p.description or _PLACES[p.where].format(p.key)}" for p in method.params]
     docs += ["", "Returns:", f"    {method.answer.annotation}"]
     doc = "\n".join(f"        {line}".rstrip() for line in docs).lstrip()
+    model = method.answer.model
+    imports = [f"        from .models.{model[0]} import {model[1]}", ""] if model else []
     return [
         f"    async def {method.verb}({', '.join(signature)}) -> {method.answer.annotation}:",
         f'        """{doc}\n        """',
+        *imports,
         "        return await self._caller.call(",
         f"            {_constant(method)},",
         f"            _given({{{arguments}}}),",

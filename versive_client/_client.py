@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Self, TypeVar, cast
 import httpx
 from attrs import evolve
 
-from versive_client._errors import request_id
 from versive_client._generated.resources import Resources, ResourcesWithRawResponse
 from versive_client._generated.types import UNSET, Unset
 from versive_client._httpx import HttpxBackend
@@ -184,9 +183,7 @@ class VersiveClient(Resources):
         request = build_request(operation, arguments, options, self._base_url, self._headers)
         answer = await self._sender.send(request, call_options, key, (operation.name, operation.path))
         parse = functools.partial(read_answer, answer, request, operation, read)
-        return Response(
-            answer.status_code, answer.headers, request_id(answer.headers), answer.attempt, answer.content, parse
-        )
+        return Response(answer.status_code, answer.headers, answer.attempt, answer.content, parse)
 
     def _call_options(self, operation: Operation, options: Values) -> Options:
         """This client's options with those the call gave, and the operation's own read timeout when it gave none."""

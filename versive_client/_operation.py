@@ -20,6 +20,7 @@ from uuid import UUID
 
 from attrs import field, frozen
 
+from versive_client._errors import request_id
 from versive_client._generated.operations import Param
 from versive_client._transport import CALL_HEADERS, Headers, Request, require, unusable
 
@@ -180,19 +181,22 @@ def _culprit(value: object, where: str, within: tuple[int, ...] = ()) -> str | N
 class Response(Generic[T]):
     """An answer as it came, from ``versive.with_raw_response.<resource>.<method>(...)``; `parse` reads it.
 
-    `headers` look names up in any case; `request_id` is the response's ``x-request-id``
-    (or ``request-id``); `attempts` counts the requests the call made; `content` is the
-    body, decoded by its Content-Encoding.
+    `headers` look names up in any case; `attempts` counts the requests the call made;
+    `content` is the body, decoded by its Content-Encoding.
 
     .. versionadded:: 0.4.0
     """
 
     status_code: int
     headers: Mapping[str, str] = field(repr=False)
-    request_id: str | None
     attempts: int
     content: bytes = field(repr=False)
     _read: Callable[[], T] = field(repr=False, alias="read")
+
+    @property
+    def request_id(self) -> str | None:
+        """The response's ``x-request-id`` (or ``request-id``), if it had one."""
+        return request_id(self.headers)
 
     def parse(self) -> T:
         """The answer as the method returns it: the model, a list of models, or None.

@@ -9,34 +9,8 @@ operation's description and the way to read its answer to the client's one gener
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, ParamSpec, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, cast
 
-import httpx
-
-from .models import (
-    AgentEditResponseV1,
-    AIEditRequestV1QuestionsItem,
-    AIEditResponseV1,
-    CreateBatchQuestionsReqV1QuestionsItem,
-    CreateBatchQuestionsResponseV1,
-    CreateFolderReqV1AccessPolicyType0,
-    CreateInterviewReqV1MetadataType0,
-    CreateStudyReqV1ConfigType0,
-    CreateStudyReqV1InsightsType0,
-    CreateStudyReqV1MetadataType0,
-    CreateStudyReqV1ScreenOutMessageType0,
-    CreateStudyReqV1ThankYouMessageType0,
-    CreateStudyReqV1WelcomeMessageType0,
-    Folder,
-    Interview,
-    InterviewDetails,
-    Question,
-    QuestionLogic,
-    Study,
-    UpdateMessage,
-    UpdateQuestionReqV1PropsType0,
-    UpdateStudyReqV1ConfigType0,
-)
 from .operations import (
     AGENT_EDIT_STUDY,
     AI_EDIT_STUDY,
@@ -61,6 +35,36 @@ from .operations import (
     Operation,
 )
 from .types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+    # Each method imports the model it answers with when it runs: importing every model
+    # here would cost every `import versive_client` tens of milliseconds.
+    from .models import (
+        AgentEditResponseV1,
+        AIEditRequestV1QuestionsItem,
+        AIEditResponseV1,
+        CreateBatchQuestionsReqV1QuestionsItem,
+        CreateBatchQuestionsResponseV1,
+        CreateFolderReqV1AccessPolicyType0,
+        CreateInterviewReqV1MetadataType0,
+        CreateStudyReqV1ConfigType0,
+        CreateStudyReqV1InsightsType0,
+        CreateStudyReqV1MetadataType0,
+        CreateStudyReqV1ScreenOutMessageType0,
+        CreateStudyReqV1ThankYouMessageType0,
+        CreateStudyReqV1WelcomeMessageType0,
+        Folder,
+        Interview,
+        InterviewDetails,
+        Question,
+        QuestionLogic,
+        Study,
+        UpdateMessage,
+        UpdateQuestionReqV1PropsType0,
+        UpdateStudyReqV1ConfigType0,
+    )
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -164,6 +168,8 @@ class InterviewsResource:
         Returns:
             InterviewDetails
         """
+        from .models.interview_details import InterviewDetails
+
         return await self._caller.call(
             GET_INTERVIEW_BY_ID,
             _given({"id": id}),
@@ -203,6 +209,8 @@ class InterviewsResource:
         Returns:
             UpdateMessage
         """
+        from .models.update_message import UpdateMessage
+
         return await self._caller.call(
             UPDATE_INTERVIEW,
             _given({"id": id, "status": status}),
@@ -239,6 +247,8 @@ class InterviewsResource:
         Returns:
             InterviewDetails
         """
+        from .models.interview_details import InterviewDetails
+
         return await self._caller.call(
             GET_INTERVIEW_BY_VID,
             _given({"vid": vid}),
@@ -285,6 +295,8 @@ class InterviewsResource:
         Returns:
             Interview
         """
+        from .models.interview import Interview
+
         return await self._caller.call(
             CREATE_INTERVIEW,
             _given(
@@ -343,6 +355,8 @@ class StudiesResource:
         Returns:
             list[Study]
         """
+        from .models.study import Study
+
         return await self._caller.call(
             GET_STUDIES,
             _given({}),
@@ -415,6 +429,8 @@ class StudiesResource:
         Returns:
             Study
         """
+        from .models.study import Study
+
         return await self._caller.call(
             CREATE_STUDY,
             _given(
@@ -467,6 +483,8 @@ class StudiesResource:
         Returns:
             Study
         """
+        from .models.study import Study
+
         return await self._caller.call(
             GET_STUDY_BY_ID,
             _given({"id": id}),
@@ -506,6 +524,8 @@ class StudiesResource:
         Returns:
             Study
         """
+        from .models.study import Study
+
         return await self._caller.call(
             UPDATE_STUDY,
             _given({"id": id, "config": config}),
@@ -551,6 +571,8 @@ class StudiesResource:
         Returns:
             AIEditResponseV1
         """
+        from .models.ai_edit_response_v1 import AIEditResponseV1
+
         return await self._caller.call(
             AI_EDIT_STUDY,
             _given(
@@ -600,6 +622,8 @@ class StudiesResource:
         Returns:
             AgentEditResponseV1
         """
+        from .models.agent_edit_response_v1 import AgentEditResponseV1
+
         return await self._caller.call(
             AGENT_EDIT_STUDY,
             _given({"study_id": study_id, "message": message}),
@@ -653,6 +677,8 @@ class FoldersResource:
         Returns:
             list[Folder]
         """
+        from .models.folder import Folder
+
         return await self._caller.call(
             GET_FOLDERS,
             _given({}),
@@ -692,6 +718,8 @@ class FoldersResource:
         Returns:
             Folder
         """
+        from .models.folder import Folder
+
         return await self._caller.call(
             CREATE_FOLDER,
             _given({"name": name, "access_policy": access_policy}),
@@ -745,6 +773,8 @@ class QuestionsResource:
         Returns:
             list[Question]
         """
+        from .models.question import Question
+
         return await self._caller.call(
             GET_QUESTIONS,
             _given({"study_id": study_id}),
@@ -782,6 +812,10 @@ class QuestionsResource:
         Returns:
             CreateBatchQuestionsResponseV1
         """
+        from .models.create_batch_questions_response_v1 import (
+            CreateBatchQuestionsResponseV1,
+        )
+
         return await self._caller.call(
             CREATE_QUESTIONS_BATCH,
             _given({"questions": questions}),
@@ -927,6 +961,8 @@ class QuestionLogicResource:
         Returns:
             list[QuestionLogic]
         """
+        from .models.question_logic import QuestionLogic
+
         return await self._caller.call(
             GET_QUESTION_LOGIC,
             _given({"question_id": question_id}),
@@ -982,6 +1018,8 @@ class QuestionLogicResource:
         Returns:
             QuestionLogic
         """
+        from .models.question_logic import QuestionLogic
+
         return await self._caller.call(
             CREATE_QUESTION_LOGIC,
             _given(
