@@ -57,6 +57,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "openapi.yaml"
 OVERLAY = ROOT / "openapi.overlay.yaml"
 GENERATOR_CONFIG = ROOT / "generator-config.yml"
+# The generator's templates this project overrides (its own mechanism for it); each differs
+# from the pinned generator's only as tests/test_regenerate.py holds it to.
+TEMPLATES = ROOT / "scripts" / "templates"
 PYPROJECT = ROOT / "pyproject.toml"
 TARGET = ROOT / "versive_client" / "_generated"
 
@@ -382,6 +385,7 @@ def generate(document: Mapping[str, Any], output: Path, version: str) -> None:
                 "--meta", "none",
                 "--output-path", str(output),
                 "--fail-on-warning",
+                "--custom-template-path", str(TEMPLATES),
             ],
             cwd=scratch, env=env, capture_output=True, text=True, check=False,
         )  # fmt: skip

@@ -13,8 +13,9 @@ removed) without the resource's own words, singular or plural (``create_question
 in Questions becomes ``create_batch``), without a trailing ``by_<p>`` when ``p`` is a path
 parameter (``get_interview_by_id`` becomes ``get``), and ``list`` for a ``get`` whose
 answer is an array (``get_studies``). An operation's ``x-sdk`` extension (set by the
-overlay) overrides either: ``{resource: ..., name: ...}``; ``max_retries`` and
-``read_timeout`` there set the operation's own defaults.
+overlay) overrides either: ``{resource: ..., name: ...}``; ``alias`` gives it a second
+name, a method of the client itself (``create_interview``); ``max_retries`` and
+``read_timeout`` set the operation's own defaults.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ SDK_EXTENSION = "x-sdk"
 SDK_KEYS: dict[str, type | tuple[type, ...]] = {
     "resource": str,
     "name": str,
+    "alias": str,
     "max_retries": int,
     "read_timeout": (int, float),
 }
@@ -99,6 +101,8 @@ class Method(NamedTuple):
     max_retries: int | None
     read_timeout: float | None
     models: frozenset[str]
+    alias: str | None = None
+    """A second name, a method of the client itself (``create_interview``), from ``x-sdk: {alias: ...}``."""
 
 
 # -- reading the generator's endpoints ----------------------------------------------
@@ -166,6 +170,7 @@ def _method(endpoint: Endpoint, tag: str, extension: Mapping[str, Any]) -> Metho
         max_retries=extension.get("max_retries"),
         read_timeout=float(extension["read_timeout"]) if "read_timeout" in extension else None,
         models=models,
+        alias=extension.get("alias"),
     )
 
 
@@ -342,6 +347,10 @@ def _singular(word: str) -> str:
 
 
 def _check_unique(found: Sequence[Method]) -> None:
+    resources = {method.resource for method in found}
+    for method in found:
+        if method.alias in resources or (method.alias and [m.alias for m in found].count(method.alias) > 1):
+            raise SurfaceError(f"{method.method} {method.path}: the alias {method.alias!r} is taken")
     seen: dict[tuple[str, str], Method] = {}
     for method in found:
         other = seen.setdefault((method.resource, method.verb), method)
@@ -364,7 +373,8 @@ def operations_source(found: Sequence[Method]) -> str:
     rows = []
     for method in found:
         params = "".join(
-            f"        Param({p.name!r}, {p.key!r}, {p.where!r}, {p.kinds!r}, {p.values!r}),\n" for p in method.params
+            f"        Param({p.name!r}, {p.key!r}, {p.where!r}, {p.kinds!r}, {p.values!r}, {p.required!r}),\n"
+            for p in method.params
         )
         rows.append(
             f"{_constant(method)} = Operation(\n"
@@ -396,7 +406,8 @@ class Param(NamedTuple):
     `name` is the method's argument; `key` its name in the request; `where` is ``path``,
     ``query``, ``header`` or ``body``; `kinds` the JSON kinds it may be (``string``,
     ``integer``, ``number``, ``boolean``, ``object``, ``array``, ``null``, ``date-time``,
-    ``date``, ``uuid``; none: any); `values` the values it may take, when the spec lists them.
+    ``date``, ``uuid``; none: any); `values` the values it may take, when the spec lists them;
+    `required` whether the method requires it.
     """
 
     name: str
@@ -404,6 +415,7 @@ class Param(NamedTuple):
     where: str
     kinds: tuple[str, ...]
     values: tuple[object, ...]
+    required: bool = False
 
 
 class Operation(NamedTuple):
@@ -446,14 +458,13 @@ def resources_source(found: Sequence[Method]) -> str:
     for resource, members in by_resource.items():
         parts.append(_resource_class(resource, members))
         parts.append(_raw_class(resource, members))
-    parts.append(_group("Resources", "Every resource of the API, each an attribute.", by_resource, ""))
     parts.append(
-        _group(
-            "ResourcesWithRawResponse",
-            "Every resource, each method answering with the raw response: ``versive.with_raw_response``.",
-            by_resource,
-            "WithRawResponse",
-        )
+        _group("Resources", "Every resource of the API, each an attribute (made on first use).", by_resource, "")
+    )
+    raw_doc = "Every resource, each method answering with the raw response: ``versive.with_raw_response``."
+    parts.append(
+        _group("ResourcesWithRawResponse", raw_doc, by_resource, "WithRawResponse")
+        + "\n    def __init__(self, caller: Caller) -> None:\n        self._caller = caller\n"
     )
     return "\n\n".join(parts)
 
@@ -467,8 +478,9 @@ operation's description and the way to read its answer to the client's one gener
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, cast, runtime_checkable
 
 from .operations import @CONSTANTS@, Operation
 from .types import UNSET, Unset
@@ -491,6 +503,7 @@ P = ParamSpec("P")
 __all__ = ["Caller", "RawResponse", "Resources", "ResourcesWithRawResponse"]
 
 
+@runtime_checkable
 class RawResponse(Protocol[T_co]):
     """An answer as it came, from ``versive.with_raw_response.<resource>.<method>(...)``."""
 
@@ -577,7 +590,8 @@ def _resource_class(resource: str, members: Sequence[Method]) -> str:
     return "\n".join(lines)
 
 
-def _method_source(method: Method) -> list[str]:
+def _signature(method: Method) -> tuple[list[str], list[tuple[str, str]]]:
+    """The method's parameters (path ones positional, the rest keyword), and its per-call options."""
     path = [p for p in method.params if p.where == "path"]
     named = [p for p in method.params if p.where != "path"]
     named.sort(key=lambda p: not p.required)
@@ -589,20 +603,34 @@ def _method_source(method: Method) -> list[str]:
         f"{p.name}: {p.annotation}" if p.required else f"{p.name}: {p.annotation} | Unset = UNSET" for p in named
     ]
     options = _options(method)
-    signature += [f"{name}: {annotation}" for name, annotation in options]
-    arguments = ", ".join(f"{p.name!r}: {p.name}" for p in method.params)
-    option_values = ", ".join(f"{name!r}: {name}" for name, _ in options)
-    docs = [f"{method.summary}.", "", f"``{method.method} {method.path}``"]
+    return [*signature, *(f"{name}: {annotation}" for name, annotation in options)], options
+
+
+def _docstring(method: Method, lead: str) -> str:
+    docs = [lead, "", f"``{method.method} {method.path}``"]
     if method.params:
         docs += ["", "Args:"]
         docs += [f"    {p.name}: {p.description or _PLACES[p.where].format(p.key)}" for p in method.params]
-    docs += ["", "Returns:", f"    {method.answer.annotation}"]
-    doc = "\n".join(f"        {line}".rstrip() for line in docs).lstrip()
+    docs += ["", "Options:", f"    {', '.join(name for name, _ in _options(method))}: see ``VersiveClient``."]
+    if method.read_timeout is not None:
+        docs.append(f"    It waits up to {method.read_timeout:g} s for its answer unless given ``timeout``.")
+    if method.max_retries is not None:
+        docs.append(f"    It is sent at most {method.max_retries + 1} time(s) unless given ``max_retries``.")
+    docs += ["", "Returns:", f"    {method.answer.annotation}", "", "Raises:"]
+    docs += ["    TypeError, ValueError: an argument the spec does not allow; nothing was sent."]
+    docs += ["    VersiveError: the call failed (a status error, a connection error, an unusable answer)."]
+    return "\n".join(f"        {line}".rstrip() for line in docs).lstrip()
+
+
+def _method_source(method: Method) -> list[str]:
+    signature, options = _signature(method)
+    arguments = ", ".join(f"{p.name!r}: {p.name}" for p in method.params)
+    option_values = ", ".join(f"{name!r}: {name}" for name, _ in options)
     model = method.answer.model
     imports = [f"        from .models.{model[0]} import {model[1]}", ""] if model else []
     return [
         f"    async def {method.verb}({', '.join(signature)}) -> {method.answer.annotation}:",
-        f'        """{doc}\n        """',
+        f'        """{_docstring(method, f"{method.summary}.")}\n        """',
         *imports,
         "        return await self._caller.call(",
         f"            {_constant(method)},",
@@ -610,6 +638,20 @@ def _method_source(method: Method) -> list[str]:
         f"            {method.answer.reader},",
         f"            _given({{{option_values}}}),",
         "        )",
+    ]
+
+
+def _alias_source(method: Method) -> list[str]:
+    """A method of the client itself making the same call, under the operation's alias."""
+    signature, options = _signature(method)
+    passed = [p.name for p in method.params if p.where == "path"]
+    passed += [f"{p.name}={p.name}" for p in method.params if p.where != "path"]
+    passed += [f"{name}={name}" for name, _ in options]
+    lead = f"{method.summary}: the same call as ``{method.resource}.{method.verb}``."
+    return [
+        f"    async def {method.alias}({', '.join(signature)}) -> {method.answer.annotation}:",
+        f'        """{_docstring(method, lead)}\n        """',
+        f"        return await self.{method.resource}.{method.verb}({', '.join(passed)})",
     ]
 
 
@@ -651,13 +693,20 @@ def _raw_class(resource: str, members: Sequence[Method]) -> str:
 
 
 def _group(name: str, doc: str, by_resource: Mapping[str, Sequence[Method]], suffix: str) -> str:
-    lines = [
-        f"class {name}:",
-        f'    """{doc}"""',
-        "",
-        "    def __init__(self, caller: Caller) -> None:",
-        *(f"        self.{resource} = {_class_name(resource)}{suffix}(caller)" for resource in by_resource),
-    ]
+    """A class holding each resource as an attribute made on first use, for the caller it holds in `_caller`."""
+    lines = [f"class {name}:", f'    """{doc}"""', "", "    _caller: Caller"]
+    for resource, members in by_resource.items():
+        kind = f"{_class_name(resource)}{suffix}"
+        lines += [
+            "",
+            "    @functools.cached_property",
+            f"    def {resource}(self) -> {kind}:",
+            f'        """{strings.pascal_case(resource)}: {", ".join(m.verb for m in members)}."""',
+            f"        return {kind}(self._caller)",
+        ]
+        if not suffix:
+            for member in (m for m in members if m.alias):
+                lines += ["", *_alias_source(member)]
     return "\n".join(lines) + "\n"
 
 

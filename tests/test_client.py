@@ -335,14 +335,14 @@ async def test_a_request_id_is_kept_on_status_errors() -> None:
     assert getattr(caught.value, "body", None) == {"detail": "Not Found"}
 
 
-async def test_an_undocumented_2xx_is_a_validation_error() -> None:
-    """A 201 the spec does not list for the operation is reported, not returned as None."""
+async def test_a_success_without_the_body_it_documents_is_a_validation_error() -> None:
+    """A 204 where the spec documents the created interview is reported, not returned as None."""
 
     def handler(_request: httpx.Request) -> httpx.Response:
-        return httpx.Response(201, json={"ok": True})
+        return httpx.Response(204)
 
     async with VersiveClient("k", base_url="https://x.test", transport=httpx.MockTransport(handler)) as client:
-        with pytest.raises(VersiveError, match="answered 201 which the spec does not document"):
+        with pytest.raises(VersiveError, match="answered 204 without a body"):
             await client.create_interview(study_id="s")
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import inspect
 import json
 import pkgutil
 import re
+import unittest.mock
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +28,7 @@ from versive_client import (
 from versive_client._generated import api
 from versive_client._generated.client import Client
 from versive_client._generated.operations import OPERATIONS, Operation, Param
+from versive_client._generated.resources import InterviewsResource
 from versive_client.models import (
     CreateBatchQuestionsReqV1QuestionsItem,
     CreateInterviewReqV1MetadataType0,
@@ -159,12 +162,51 @@ async def test_each_method_sends_and_reads_what_the_generated_function_does(oper
 
 
 async def test_create_interview_is_interviews_create(recorded: Callable[..., Recorded]) -> None:
-    """versive.create_interview is the same call as versive.interviews.create, on every client."""
-    async with recorded(answering(500)).client() as client:
-        assert client.create_interview == client.interviews.create
-        derived = client.with_options(max_retries=0)
-        assert derived.create_interview == derived.interviews.create
-        assert derived.create_interview != client.create_interview
+    """versive.create_interview makes the same call as versive.interviews.create, and is the client's own method."""
+    transport = recorded(answering(200, example_answer(OPERATIONS[3])[1]))
+    async with transport.client() as client:
+        by_alias = await client.create_interview(study_id="s", title="T", idempotency_key="k-1", extra_body={"a": 1})
+        by_resource = await client.interviews.create(
+            study_id="s", title="T", idempotency_key="k-1", extra_body={"a": 1}
+        )
+    assert by_alias == by_resource
+    first, second = transport.requests
+    assert (first.method, first.url, first.content) == (second.method, second.url, second.content)
+    assert first.headers["idempotency-key"] == second.headers["idempotency-key"] == "k-1"
+    # A method of the class, so a test double of the client has it (as before it was generated).
+    double = unittest.mock.create_autospec(VersiveClient, instance=True)
+    double.create_interview.return_value = by_alias
+    assert await double.create_interview(study_id="s") is by_alias
+    assert inspect.signature(VersiveClient.create_interview) == inspect.signature(InterviewsResource.create)
+
+
+async def test_an_undocumented_success_status_is_read_as_the_documented_answer(
+    recorded: Callable[..., Recorded],
+) -> None:
+    """The API did what was asked: a 200 where the spec says 201, or a 200 with a body for a 204, is read."""
+    created = {"id": "f", "name": "N", "created_at": "2024-01-01T00:00:00Z"}
+    async with recorded(answering(200, created)).client() as client:
+        assert (await client.folders.create(name="N")).id == "f"
+        assert await client.questions.delete("q") is None  # type: ignore[func-returns-value]
+
+
+async def test_an_optional_id_may_be_empty_and_a_required_one_may_not(recorded: Callable[..., Recorded]) -> None:
+    """The spec's own default for next_question_id is "": sent; an empty required argument is refused, naming it."""
+    transport = recorded(answering(204))
+    async with transport.client() as client:
+        await client.question_logic.update("l_1", operation="equals", next_question_id="")
+        with pytest.raises(ValueError, match="vid must not be empty"):
+            await client.interviews.get_by_vid(vid=" ")
+    assert json.loads(transport.requests[0].content) == {"operation": "equals", "next_question_id": ""}
+    assert len(transport.requests) == 1
+
+
+async def test_a_client_without_a_read_timeout_keeps_none_for_the_ai_edits(recorded: Callable[..., Recorded]) -> None:
+    """No read limit on the client means none for ai_edit too: its own 180 s only lengthens a shorter one."""
+    transport = recorded(answering(200, {"questions": [], "change_log": {}, "deleted_questions": []}))
+    async with transport.client(timeout=httpx.Timeout(10, read=None)) as client:
+        await client.studies.ai_edit("s", current_message="m", questions=[], language="English")
+    assert transport.requests[0].extensions["timeout"]["read"] is None
 
 
 async def test_a_list_is_a_list_of_models(recorded: Callable[..., Recorded]) -> None:
@@ -195,15 +237,10 @@ async def test_a_204_is_none(recorded: Callable[..., Recorded]) -> None:
         (200, b'{"status": "open", "created_at": "2024-01-01T00:00:00Z"}', {}, "without the required field 'id'"),
         (200, b"[]", {}, "with a JSON list where the spec has an object"),
         (200, b'{"id": "i", "status": "open", "created_at": "soon"}', {}, "does not match the spec"),
-        (
-            201,
-            b'{"id": "i", "status": "open", "created_at": "2024-01-01T00:00:00Z"}',
-            {},
-            "answered 201 which the spec does not document",
-        ),
+        (204, b"", {}, "answered 204 without a body"),
         (200, b"<html></html>", {"content-type": "text/html"}, r"with a body that is not JSON \(text/html\)"),
     ],
-    ids=["truncated", "empty", "missing-field", "wrong-shape", "bad-date", "undocumented-status", "html"],
+    ids=["truncated", "empty", "missing-field", "wrong-shape", "bad-date", "no-content", "html"],
 )
 async def test_an_answer_that_does_not_match_is_a_typed_error(
     recorded: Callable[..., Recorded], status: int, body: bytes, headers: dict[str, str], message: str

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import shutil
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import pytest
 import regenerate
 from conftest import GENERATED, OVERLAY, SPEC, run_regenerate, write_yaml
 
-if TYPE_CHECKING:
-    from pathlib import Path
+from versive_client import NOT_GIVEN
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -405,6 +406,26 @@ def test_the_operations_table_names_each_generated_function_with_its_method_and_
         "get_notes",
         "any",
     )
-    assert [tuple(param) for param in notes.params] == [("interview_id", "interview_id", "path", ("string",), ())]
+    assert [tuple(param) for param in notes.params] == [("interview_id", "interview_id", "path", ("string",), (), True)]
     written = {path.stem for path in (output / "api").glob("*/*.py") if path.stem != "__init__"}
     assert written == {op.name for op in namespace["OPERATIONS"]}
+
+
+def test_each_overridden_template_is_the_generators_own_but_for_its_one_change() -> None:
+    """scripts/templates/types.py.jinja adds NOT_GIVEN's repr to the pinned generator's template, and nothing else.
+
+    A generator upgrade that changes its own template fails here, so the copy is brought up to
+    date instead of silently dropping what the new version changed.
+    """
+    import openapi_python_client  # noqa: PLC0415 - the pinned generator, in the dev environment
+
+    theirs = (Path(openapi_python_client.__file__).parent / "templates" / "types.py.jinja").read_text()
+    ours = (regenerate.TEMPLATES / "types.py.jinja").read_text()
+    added = [line[2:] for line in difflib.ndiff(theirs.splitlines(), ours.splitlines()) if line.startswith("+ ")]
+    removed = [line for line in difflib.ndiff(theirs.splitlines(), ours.splitlines()) if line.startswith("- ")]
+    assert removed == []
+    assert [line for line in added if line.strip() and not line.lstrip().startswith(("{#", "in help()"))] == [
+        "    def __repr__(self) -> str:",
+        '        return "NOT_GIVEN"',
+    ]
+    assert repr(NOT_GIVEN) == "NOT_GIVEN"

@@ -107,7 +107,7 @@ async def test_the_new_operation_is_callable_with_auth_and_a_typed_result(
     """The regenerated method works through the client, with no hand-written line: authenticated, parsed."""
     _, resources = grown
     async with VersiveClient(KEY, base_url=prism) as versive:
-        recording = await resources.Resources(versive).interviews.get_recording("abc")
+        recording = await resources.InterviewsResource(versive).get_recording("abc")
     assert type(recording).__name__ == "Recording"
     assert recording.url == EXAMPLE["url"]
     assert recording.created_at.tzinfo is not None
@@ -118,7 +118,7 @@ async def test_the_new_operation_gets_typed_errors(grown: tuple[Path, ModuleType
     _, resources = grown
     async with VersiveClient(KEY, base_url=prism, default_headers={"Prefer": "code=404"}) as versive:
         with pytest.raises(NotFoundError) as caught:
-            await resources.Resources(versive).interviews.get_recording("abc")
+            await resources.InterviewsResource(versive).get_recording("abc")
     assert caught.value.body == {"detail": "Interview not found"}
 
 
@@ -144,7 +144,7 @@ async def test_the_new_operation_is_retried(grown: tuple[Path, ModuleType], pris
     _, resources = grown
     transport = FailingFirst(2)
     async with VersiveClient(KEY, base_url=prism, transport=transport, retry_policy=RetryPolicy.no_wait()) as versive:
-        recording = await resources.Resources(versive).interviews.get_recording("abc")
+        recording = await resources.InterviewsResource(versive).get_recording("abc")
     assert recording.id == EXAMPLE["id"]
     assert transport.failures == 0
 
@@ -152,5 +152,5 @@ async def test_the_new_operation_is_retried(grown: tuple[Path, ModuleType], pris
         KEY, base_url=prism, transport=FailingFirst(3), retry_policy=RetryPolicy.no_wait()
     ) as versive:
         with pytest.raises(APIConnectionError) as caught:
-            await resources.Resources(versive).interviews.get_recording("abc")
+            await resources.InterviewsResource(versive).get_recording("abc")
     assert caught.value.attempts == 3

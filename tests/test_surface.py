@@ -112,7 +112,7 @@ def test_the_ai_operations_carry_their_own_defaults() -> None:
 @pytest.mark.parametrize(
     ("extension", "message"),
     [
-        ({"retries": 1}, "x-sdk has 'retries'; known keys are resource, name, max_retries, read_timeout"),
+        ({"retries": 1}, "x-sdk has 'retries'; known keys are resource, name, alias, max_retries, read_timeout"),
         ({"max_retries": "0"}, "x-sdk.max_retries must be a int, got '0'"),
         ({"read_timeout": True}, "x-sdk.read_timeout must be a number, got True"),
         ("fast", "x-sdk must be a mapping"),

@@ -1173,7 +1173,7 @@ async def test_seeded_state_is_what_the_api_answers(api: FakeHttp) -> None:
     rule = fake.add_logic(
         study.id, colour.id, operation="equals", action_type="skip_to", comparison_value="Blue", next_question_id=why.id
     )
-    assert (folder.name, study.title, study["folder_id"], colour.display_order, why.display_order) == (
+    assert (folder.name, study.title, study.folder_id, colour.display_order, why.display_order) == (
         "Research",
         "Onboarding",
         folder.id,

@@ -130,6 +130,7 @@ async def test_extras_reach_the_fake(versive: tuple[FakeVersive, VersiveClient])
     )
     [request] = fake.requests
     assert request.headers["x-team"] == "ops"
+    assert request.query == {"dry_run": ["true"]}
     assert request.body == {"name": "n", "color": "teal"}
 
 

@@ -149,9 +149,7 @@ class VersiveClient(Resources):
         self._options = options
         # The key lives only in these headers, whose repr hides it.
         self._headers = headers
-        Resources.__init__(self, self)
-        self.create_interview = self.interviews.create
-        """``versive.interviews.create``: create an interview for a study, with the link to send a participant."""
+        self._caller = self  # what the resources call
 
     @functools.cached_property
     def with_raw_response(self) -> ResourcesWithRawResponse:
@@ -189,7 +187,8 @@ class VersiveClient(Resources):
         """This client's options with those the call gave, and the operation's own read timeout when it gave none."""
         given = {name: options.get(name, UNSET) for name in ("timeout", "max_retries", "deadline")}
         chosen = self._options.but(**given)
-        if given["timeout"] is UNSET and operation.read_timeout and (chosen.timeout.read or 0) < operation.read_timeout:
+        read = chosen.timeout.read  # None: no limit, which no operation's own default shortens
+        if given["timeout"] is UNSET and operation.read_timeout and read is not None and read < operation.read_timeout:
             longer = {**chosen.timeout.as_dict(), "read": operation.read_timeout}
             chosen = evolve(chosen, timeout=httpx.Timeout(**longer))
         return chosen

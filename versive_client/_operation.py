@@ -103,8 +103,8 @@ def check(param: Param, value: object) -> object:
         raise TypeError(f"{param.name} must be {expected}, got {type(value).__name__}")
     if param.values and value not in param.values:
         raise ValueError(f"{param.name} must be one of {', '.join(map(repr, param.values))}, got {value!r}")
-    # The API's ids are never empty: an empty path segment would even reach another operation.
-    if isinstance(value, str) and not value.strip() and (param.where == "path" or param.key.endswith("_id")):
+    # What a method requires is never blank: an empty path segment would even reach another operation.
+    if isinstance(value, str) and param.required and not value.strip():
         raise ValueError(f"{param.name} must not be empty")
     for key in value if isinstance(value, Mapping) else ():
         if not isinstance(key, str):  # JSON's keys are strings; json.dumps would quietly turn 1 into "1"
@@ -208,9 +208,11 @@ class Response(Generic[T]):
 
 
 def read_answer(answer: Answer, request: Request, operation: Operation, read: Read[T]) -> T:
-    """What `answer` means for `operation`, through `read`; APIResponseValidationError when it is not that."""
-    if answer.status_code not in operation.statuses:
-        raise unusable(answer, request, "which the spec does not document for this operation")
+    """What `answer` means for `operation`, through `read`; APIResponseValidationError when it is not that.
+
+    Any 2xx is read as the documented answer: the API has done what was asked, so a status
+    the spec does not list (a 200 for a 201) is no reason to refuse the answer.
+    """
     if operation.answer is None:
         return read(None)
     if not answer.content:

@@ -8,8 +8,17 @@ operation's description and the way to read its answer to the client's one gener
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, cast
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ParamSpec,
+    Protocol,
+    TypeVar,
+    cast,
+    runtime_checkable,
+)
 
 from .operations import (
     AGENT_EDIT_STUDY,
@@ -73,6 +82,7 @@ P = ParamSpec("P")
 __all__ = ["Caller", "RawResponse", "Resources", "ResourcesWithRawResponse"]
 
 
+@runtime_checkable
 class RawResponse(Protocol[T_co]):
     """An answer as it came, from ``versive.with_raw_response.<resource>.<method>(...)``."""
 
@@ -165,8 +175,15 @@ class InterviewsResource:
         Args:
             id: the ``id`` in the path.
 
+        Options:
+            timeout, max_retries, deadline, extra_headers, extra_query: see ``VersiveClient``.
+
         Returns:
             InterviewDetails
+
+        Raises:
+            TypeError, ValueError: an argument the spec does not allow; nothing was sent.
+            VersiveError: the call failed (a status error, a connection error, an unusable answer).
         """
         from .models.interview_details import InterviewDetails
 
@@ -206,8 +223,15 @@ class InterviewsResource:
             id: the ``id`` in the path.
             status: the body's ``status``.
 
+        Options:
+            timeout, max_retries, deadline, extra_headers, extra_query, extra_body: see ``VersiveClient``.
+
         Returns:
             UpdateMessage
+
+        Raises:
+            TypeError, ValueError: an argument the spec does not allow; nothing was sent.
+            VersiveError: the call failed (a status error, a connection error, an unusable answer).
         """
         from .models.update_message import UpdateMessage
 
@@ -244,8 +268,15 @@ class InterviewsResource:
         Args:
             vid: the ``vid`` query parameter.
 
+        Options:
+            timeout, max_retries, deadline, extra_headers, extra_query: see ``VersiveClient``.
+
         Returns:
             InterviewDetails
+
+        Raises:
+            TypeError, ValueError: an argument the spec does not allow; nothing was sent.
+            VersiveError: the call failed (a status error, a connection error, an unusable answer).
         """
         from .models.interview_details import InterviewDetails
 
@@ -292,8 +323,15 @@ class InterviewsResource:
             language: the body's ``language``.
             title: the body's ``title``.
 
+        Options:
+            idempotency_key, timeout, max_retries, deadline, extra_headers, extra_query, extra_body: see ``VersiveClient``.
+
         Returns:
             Interview
+
+        Raises:
+            TypeError, ValueError: an argument the spec does not allow; nothing was sent.
+            VersiveError: the call failed (a status error, a connection error, an unusable answer).
         """
         from .models.interview import Interview
 
@@ -352,8 +390,15 @@ class StudiesResource:
 
         ``GET /api/v1/studies``
 
+        Options:
+            timeout, max_retries, deadline, extra_headers, extra_query: see ``VersiveClient``.
+
         Returns:
             list[Study]
+
+        Raises:
+            TypeError, ValueError: an argument the spec does not allow; nothing was sent.
+            VersiveError: the call failed (a status error, a connection error, an unusable answer).
         """
         from .models.study import Study
 
@@ -426,8 +471,15 @@ class StudiesResource:
             folder_id: the body's ``folder_id``.
             insights: the body's ``insights``.
 
+        Options:
+            idempotency_key, timeout, max_retries, deadline, extra_headers, extra_query, extra_body: see ``VersiveClient``.
+
         Returns:
             Study
+
+        Raises:
+            TypeError, ValueError: an argument the spec does not allow; nothing was sent.
+            VersiveError: the call failed (a status error, a connection error, an unusable answer).
         """
         from .models.study import Study
 
@@ -480,8 +532,15 @@ class StudiesResource:
         Args:
             id: the ``id`` in the path.
 
+        Options:
+            timeout, max_retries, deadline, extra_headers, extra_query: see ``VersiveClient``.
+
         Returns:
             Study
+
+        Raises:
+            TypeError, ValueError: an argument the spec does not allow; nothing was sent.
+            VersiveError: the call failed (a status error, a connection error, an unusable answer).
         """
         from .models.study import Study
 
@@ -521,8 +580,15 @@ class StudiesResource:
             id: the ``id`` in the path.
             config: the body's ``config``.
 
+        Options:
+            timeout, max_retries, deadline, extra_headers, extra_query, extra_body: see ``VersiveClient``.
+
         Returns:
             Study
+
+        Raises:
+            TypeError, ValueError: an argument the spec does not allow; nothing was sent.
+            VersiveError: the call failed (a status error, a connection error, an unusable answer).
         """
         from .models.study import Study
 
@@ -568,8 +634,16 @@ class StudiesResource:
             questions: the body's ``questions``.
             language: the body's ``language``.
 
+        Options:
+            idempotency_key, timeout, max_retries, deadline, extra_headers, extra_query, extra_body: see ``VersiveClient``.
+            It waits up to 180 s for its answer unless given ``timeout``.
+
         Returns:
             AIEditResponseV1
+
+        Raises:
+            TypeError, ValueError: an argument the spec does not allow; nothing was sent.
+            VersiveError: the call failed (a status error, a connection error, an unusable answer).
         """
         from .models.ai_edit_response_v1 import AIEditResponseV1
 
@@ -619,8 +693,17 @@ class StudiesResource:
             study_id: the ``study_id`` in the path.
             message: the body's ``message``.
 
+        Options:
+            idempotency_key, timeout, max_retries, deadline, extra_headers, extra_query, extra_body: see ``VersiveClient``.
+            It waits up to 180 s for its answer unless given ``timeout``.
+            It is sent at most 1 time(s) unless given ``max_retries``.
+
         Returns:
             AgentEditResponseV1
+
+        Raises:
+            TypeError, ValueError: an argument the spec does not allow; nothing was sent.
+            VersiveError: the call failed (a status error, a connection error, an unusable answer).
         """
         from .models.agent_edit_response_v1 import AgentEditResponseV1
 
@@ -674,8 +757,15 @@ class FoldersResource:
 
         ``GET /api/v1/folders``
 
+        Options:
+            timeout, max_retries, deadline, extra_headers, extra_query: see ``VersiveClient``.
+
         Returns:
             list[Folder]
+
+        Raises:
+            TypeError, ValueError: an argument the spec does not allow; nothing was sent.
+            VersiveError: the call failed (a status error, a connection error, an unusable answer).
         """
         from .models.folder import Folder
 
@@ -715,8 +805,15 @@ class FoldersResource:
             name: the body's ``name``.
             access_policy: the body's ``access_policy``.
 
+        Options:
+            idempotency_key, timeout, max_retries, deadline, extra_headers, extra_query, extra_body: see ``VersiveClient``.
+
         Returns:
             Folder
+
+        Raises:
+            TypeError, ValueError: an argument the spec does not allow; nothing was sent.
+            VersiveError: the call failed (a status error, a connection error, an unusable answer).
         """
         from .models.folder import Folder
 
@@ -770,8 +867,15 @@ class QuestionsResource:
         Args:
             study_id: ID of the study to retrieve questions for
 
+        Options:
+            timeout, max_retries, deadline, extra_headers, extra_query: see ``VersiveClient``.
+
         Returns:
             list[Question]
+
+        Raises:
+            TypeError, ValueError: an argument the spec does not allow; nothing was sent.
+            VersiveError: the call failed (a status error, a connection error, an unusable answer).
         """
         from .models.question import Question
 
@@ -809,8 +913,15 @@ class QuestionsResource:
         Args:
             questions: the body's ``questions``.
 
+        Options:
+            idempotency_key, timeout, max_retries, deadline, extra_headers, extra_query, extra_body: see ``VersiveClient``.
+
         Returns:
             CreateBatchQuestionsResponseV1
+
+        Raises:
+            TypeError, ValueError: an argument the spec does not allow; nothing was sent.
+            VersiveError: the call failed (a status error, a connection error, an unusable answer).
         """
         from .models.create_batch_questions_response_v1 import (
             CreateBatchQuestionsResponseV1,
@@ -860,8 +971,15 @@ class QuestionsResource:
             display_order: the body's ``display_order``.
             props: the body's ``props``.
 
+        Options:
+            timeout, max_retries, deadline, extra_headers, extra_query, extra_body: see ``VersiveClient``.
+
         Returns:
             None
+
+        Raises:
+            TypeError, ValueError: an argument the spec does not allow; nothing was sent.
+            VersiveError: the call failed (a status error, a connection error, an unusable answer).
         """
         return await self._caller.call(
             UPDATE_QUESTION,
@@ -905,8 +1023,15 @@ class QuestionsResource:
         Args:
             question_id: the ``question_id`` in the path.
 
+        Options:
+            timeout, max_retries, deadline, extra_headers, extra_query: see ``VersiveClient``.
+
         Returns:
             None
+
+        Raises:
+            TypeError, ValueError: an argument the spec does not allow; nothing was sent.
+            VersiveError: the call failed (a status error, a connection error, an unusable answer).
         """
         return await self._caller.call(
             DELETE_QUESTION,
@@ -958,8 +1083,15 @@ class QuestionLogicResource:
         Args:
             question_id: ID of the question to retrieve logic for
 
+        Options:
+            timeout, max_retries, deadline, extra_headers, extra_query: see ``VersiveClient``.
+
         Returns:
             list[QuestionLogic]
+
+        Raises:
+            TypeError, ValueError: an argument the spec does not allow; nothing was sent.
+            VersiveError: the call failed (a status error, a connection error, an unusable answer).
         """
         from .models.question_logic import QuestionLogic
 
@@ -1015,8 +1147,15 @@ class QuestionLogicResource:
             end_interview: the body's ``end_interview``.
             language: the body's ``language``.
 
+        Options:
+            idempotency_key, timeout, max_retries, deadline, extra_headers, extra_query, extra_body: see ``VersiveClient``.
+
         Returns:
             QuestionLogic
+
+        Raises:
+            TypeError, ValueError: an argument the spec does not allow; nothing was sent.
+            VersiveError: the call failed (a status error, a connection error, an unusable answer).
         """
         from .models.question_logic import QuestionLogic
 
@@ -1085,8 +1224,15 @@ class QuestionLogicResource:
             action_type: the body's ``action_type``.
             language: the body's ``language``.
 
+        Options:
+            timeout, max_retries, deadline, extra_headers, extra_query, extra_body: see ``VersiveClient``.
+
         Returns:
             None
+
+        Raises:
+            TypeError, ValueError: an argument the spec does not allow; nothing was sent.
+            VersiveError: the call failed (a status error, a connection error, an unusable answer).
         """
         return await self._caller.call(
             UPDATE_QUESTION_LOGIC,
@@ -1134,8 +1280,15 @@ class QuestionLogicResource:
         Args:
             logic_id: the ``logic_id`` in the path.
 
+        Options:
+            timeout, max_retries, deadline, extra_headers, extra_query: see ``VersiveClient``.
+
         Returns:
             None
+
+        Raises:
+            TypeError, ValueError: an argument the spec does not allow; nothing was sent.
+            VersiveError: the call failed (a status error, a connection error, an unusable answer).
         """
         return await self._caller.call(
             DELETE_QUESTION_LOGIC,
@@ -1165,22 +1318,117 @@ class QuestionLogicResourceWithRawResponse:
 
 
 class Resources:
-    """Every resource of the API, each an attribute."""
+    """Every resource of the API, each an attribute (made on first use)."""
 
-    def __init__(self, caller: Caller) -> None:
-        self.interviews = InterviewsResource(caller)
-        self.studies = StudiesResource(caller)
-        self.folders = FoldersResource(caller)
-        self.questions = QuestionsResource(caller)
-        self.question_logic = QuestionLogicResource(caller)
+    _caller: Caller
+
+    @functools.cached_property
+    def interviews(self) -> InterviewsResource:
+        """Interviews: get, update, get_by_vid, create."""
+        return InterviewsResource(self._caller)
+
+    async def create_interview(
+        self,
+        *,
+        study_id: str,
+        metadata: Mapping[str, Any]
+        | CreateInterviewReqV1MetadataType0
+        | None
+        | Unset = UNSET,
+        language: str | Unset = UNSET,
+        title: str | None | Unset = UNSET,
+        idempotency_key: str | None | Unset = UNSET,
+        timeout: float | httpx.Timeout | Unset = UNSET,
+        max_retries: int | Unset = UNSET,
+        deadline: float | None | Unset = UNSET,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, object] | None = None,
+        extra_body: Mapping[str, object] | None = None,
+    ) -> Interview:
+        """Create Interview: the same call as ``interviews.create``.
+
+        ``POST /api/v1/interviews``
+
+        Args:
+            study_id: the body's ``study_id``.
+            metadata: the body's ``metadata``.
+            language: the body's ``language``.
+            title: the body's ``title``.
+
+        Options:
+            idempotency_key, timeout, max_retries, deadline, extra_headers, extra_query, extra_body: see ``VersiveClient``.
+
+        Returns:
+            Interview
+
+        Raises:
+            TypeError, ValueError: an argument the spec does not allow; nothing was sent.
+            VersiveError: the call failed (a status error, a connection error, an unusable answer).
+        """
+        return await self.interviews.create(
+            study_id=study_id,
+            metadata=metadata,
+            language=language,
+            title=title,
+            idempotency_key=idempotency_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            deadline=deadline,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            extra_body=extra_body,
+        )
+
+    @functools.cached_property
+    def studies(self) -> StudiesResource:
+        """Studies: list, create, get, update, ai_edit, agent_edit."""
+        return StudiesResource(self._caller)
+
+    @functools.cached_property
+    def folders(self) -> FoldersResource:
+        """Folders: list, create."""
+        return FoldersResource(self._caller)
+
+    @functools.cached_property
+    def questions(self) -> QuestionsResource:
+        """Questions: list, create_batch, update, delete."""
+        return QuestionsResource(self._caller)
+
+    @functools.cached_property
+    def question_logic(self) -> QuestionLogicResource:
+        """QuestionLogic: list, create, update, delete."""
+        return QuestionLogicResource(self._caller)
 
 
 class ResourcesWithRawResponse:
     """Every resource, each method answering with the raw response: ``versive.with_raw_response``."""
 
+    _caller: Caller
+
+    @functools.cached_property
+    def interviews(self) -> InterviewsResourceWithRawResponse:
+        """Interviews: get, update, get_by_vid, create."""
+        return InterviewsResourceWithRawResponse(self._caller)
+
+    @functools.cached_property
+    def studies(self) -> StudiesResourceWithRawResponse:
+        """Studies: list, create, get, update, ai_edit, agent_edit."""
+        return StudiesResourceWithRawResponse(self._caller)
+
+    @functools.cached_property
+    def folders(self) -> FoldersResourceWithRawResponse:
+        """Folders: list, create."""
+        return FoldersResourceWithRawResponse(self._caller)
+
+    @functools.cached_property
+    def questions(self) -> QuestionsResourceWithRawResponse:
+        """Questions: list, create_batch, update, delete."""
+        return QuestionsResourceWithRawResponse(self._caller)
+
+    @functools.cached_property
+    def question_logic(self) -> QuestionLogicResourceWithRawResponse:
+        """QuestionLogic: list, create, update, delete."""
+        return QuestionLogicResourceWithRawResponse(self._caller)
+
     def __init__(self, caller: Caller) -> None:
-        self.interviews = InterviewsResourceWithRawResponse(caller)
-        self.studies = StudiesResourceWithRawResponse(caller)
-        self.folders = FoldersResourceWithRawResponse(caller)
-        self.questions = QuestionsResourceWithRawResponse(caller)
-        self.question_logic = QuestionLogicResourceWithRawResponse(caller)
+        self._caller = caller

@@ -12,6 +12,9 @@ class Unset:
     def __bool__(self) -> Literal[False]:
         return False
 
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
 
 UNSET: Unset = Unset()
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from versive_client import VersiveClient, VersiveError, __version__
+from versive_client import NOT_GIVEN, VersiveClient, VersiveError, __version__
 from versive_client.cli._batch import BatchSpec, InputError, Tally, run_batch
 from versive_client.cli._operations import add_operation_commands
 
@@ -147,8 +147,12 @@ def create(
 
     async def go() -> int:
         async with settings.client() as versive:
+            # Only what was given is sent: an option left out is not a null.
             interview = await versive.create_interview(
-                study_id=study_id, title=title, metadata=metadata, language=language
+                study_id=study_id,
+                title=NOT_GIVEN if title is None else title,
+                metadata=NOT_GIVEN if metadata is None else metadata,
+                language=language,
             )
         click.echo(json.dumps(interview.to_dict(), indent=2) if as_json else interview.link)
         return 0

@@ -68,14 +68,16 @@ class Row:
     metadata: dict[str, str]
 
     def arguments(self, spec: BatchSpec) -> dict[str, Any]:
-        """This row as an item for ``create_interviews``: create_interview's arguments."""
-        return {
+        """This row as an item for ``create_interviews``: create_interview's arguments (no title when it has none)."""
+        arguments: dict[str, Any] = {
             "study_id": spec.study_id,
-            "title": self.title,
             "metadata": self.metadata,
             "language": spec.language,
             "idempotency_key": idempotency_key(spec.study_id, self.participant_id),
         }
+        if self.title is not None:
+            arguments["title"] = self.title
+        return arguments
 
 
 def idempotency_key(study_id: str, participant_id: str) -> str:

@@ -11,22 +11,19 @@ itself, so the client checks, sends, retries and reads as it does for Python cal
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import json
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import click
 from click.core import ParameterSource
 
 from versive_client._generated.operations import OPERATIONS
-from versive_client._generated.resources import Resources
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
     from versive_client._generated.operations import Operation, Param
-    from versive_client._generated.resources import Caller
 
     Call = Callable[["Operation", list[object], dict[str, object]], None]
     """Runs one operation with its positional arguments and keyword arguments."""
@@ -149,17 +146,8 @@ def add_operation_commands(
             raise TypeError(f"the API's resource {resource} is named like the command versive {group_name}")
         for name, operation in zip(names, resource_operations, strict=True):
             if name not in group.commands:
-                group.add_command(operation_command(operation, required_arguments(operation), call, epilog), name)
-
-
-_resources = Resources(cast("Caller", None))  # only to read the methods' signatures
-
-
-def required_arguments(operation: Operation) -> frozenset[str]:
-    """The arguments of `operation`'s method that have no default: the spec's required ones."""
-    method = getattr(getattr(_resources, operation.resource), operation.verb)
-    parameters = inspect.signature(method).parameters.values()
-    return frozenset(p.name for p in parameters if p.default is inspect.Parameter.empty)
+                required = frozenset(param.name for param in operation.params if param.required)
+                group.add_command(operation_command(operation, required, call, epilog), name)
 
 
 def operation_command(operation: Operation, required: Iterable[str], call: Call, epilog: str) -> click.Command:

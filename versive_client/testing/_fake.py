@@ -12,7 +12,7 @@ import threading
 import time
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from attrs import field, frozen
 
@@ -53,7 +53,10 @@ class RecordedRequest:
     `headers` has lower-case names, with the ``authorization`` value replaced by
     ``[redacted]``; `body` is the parsed JSON, the text when it is not JSON, or `None`
     when empty. `status` is what the fake answered (`None` for a connection reset), and
-    `fault` the fault it applied, if any.
+    `fault` the fault it applied, if any. `query` holds the query parameters, each name's
+    values in order.
+
+    .. versionchanged:: 0.4.0 `query`.
     """
 
     method: str
@@ -62,6 +65,7 @@ class RecordedRequest:
     body: Any
     status: int | None
     fault: Fault | None
+    query: Mapping[str, list[str]] = field(factory=dict)
 
     @property
     def idempotency_key(self) -> str | None:
@@ -369,6 +373,7 @@ class FakeVersive:
                 RecordedRequest(
                     method=method.upper(),
                     path=urlsplit(target).path,
+                    query=parse_qs(urlsplit(target).query, keep_blank_values=True),
                     headers=_redacted(names),
                     body=_parsed_body(body),
                     status=None if isinstance(fault, Reset) else reply.status,

@@ -55,6 +55,7 @@ from .question_logic import QuestionLogic
 from .question_props_type_0 import QuestionPropsType0
 from .study import Study
 from .study_config_type_0 import StudyConfigType0
+from .study_insights_type_0 import StudyInsightsType0
 from .study_message import StudyMessage
 from .study_metadata_type_0 import StudyMetadataType0
 from .update_interview_req_v1 import UpdateInterviewReqV1
@@ -107,6 +108,7 @@ __all__ = (
     "QuestionPropsType0",
     "Study",
     "StudyConfigType0",
+    "StudyInsightsType0",
     "StudyMessage",
     "StudyMetadataType0",
     "UpdateInterviewReqV1",

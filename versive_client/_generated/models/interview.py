@@ -28,7 +28,7 @@ class Interview:
         status (str): Lifecycle state of the interview; "open" when created.
         created_at (datetime.datetime):
         title (None | str | Unset):
-        metadata (InterviewMetadata | Unset):
+        metadata (InterviewMetadata | None | Unset):
     """
 
     id: str
@@ -37,10 +37,12 @@ class Interview:
     status: str
     created_at: datetime.datetime
     title: None | str | Unset = UNSET
-    metadata: InterviewMetadata | Unset = UNSET
+    metadata: InterviewMetadata | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.interview_metadata import InterviewMetadata
+
         id = self.id
 
         study_id = self.study_id
@@ -57,9 +59,13 @@ class Interview:
         else:
             title = self.title
 
-        metadata: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.metadata, Unset):
+        metadata: dict[str, Any] | None | Unset
+        if isinstance(self.metadata, Unset):
+            metadata = UNSET
+        elif isinstance(self.metadata, InterviewMetadata):
             metadata = self.metadata.to_dict()
+        else:
+            metadata = self.metadata
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -103,12 +109,22 @@ class Interview:
 
         title = _parse_title(d.pop("title", UNSET))
 
-        _metadata = d.pop("metadata", UNSET)
-        metadata: InterviewMetadata | Unset
-        if isinstance(_metadata, Unset):
-            metadata = UNSET
-        else:
-            metadata = InterviewMetadata.from_dict(_metadata)
+        def _parse_metadata(data: object) -> InterviewMetadata | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                metadata_type_0 = InterviewMetadata.from_dict(data)
+
+                return metadata_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(InterviewMetadata | None | Unset, data)
+
+        metadata = _parse_metadata(d.pop("metadata", UNSET))
 
         interview = cls(
             id=id,

@@ -12,6 +12,8 @@ T = TypeVar("T", bound="InterviewMetadata")
 
 @_attrs_define
 class InterviewMetadata:
+    """What the caller kept on the interview when creating it."""
+
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.study_config_type_0 import StudyConfigType0
+    from ..models.study_insights_type_0 import StudyInsightsType0
     from ..models.study_message import StudyMessage
     from ..models.study_metadata_type_0 import StudyMetadataType0
 
@@ -32,6 +33,8 @@ class Study:
         type_ (str | Unset): VERSIVE_STUDY by default.
         mode (str | Unset): TEXT_ONLY, TEXT_AND_VOICE (the default), VOICE_WITH_PREVIEW or VIDEO.
         config (None | StudyConfigType0 | Unset): Presentation settings, such as interviewName and primaryColor.
+        folder_id (None | str | Unset):
+        insights (None | StudyInsightsType0 | Unset):
         welcome_message (None | StudyMessage | Unset):
         thank_you_message (None | StudyMessage | Unset):
         screen_out_message (None | StudyMessage | Unset):
@@ -45,6 +48,8 @@ class Study:
     type_: str | Unset = UNSET
     mode: str | Unset = UNSET
     config: None | StudyConfigType0 | Unset = UNSET
+    folder_id: None | str | Unset = UNSET
+    insights: None | StudyInsightsType0 | Unset = UNSET
     welcome_message: None | StudyMessage | Unset = UNSET
     thank_you_message: None | StudyMessage | Unset = UNSET
     screen_out_message: None | StudyMessage | Unset = UNSET
@@ -52,6 +57,7 @@ class Study:
 
     def to_dict(self) -> dict[str, Any]:
         from ..models.study_config_type_0 import StudyConfigType0
+        from ..models.study_insights_type_0 import StudyInsightsType0
         from ..models.study_message import StudyMessage
         from ..models.study_metadata_type_0 import StudyMetadataType0
 
@@ -86,6 +92,20 @@ class Study:
             config = self.config.to_dict()
         else:
             config = self.config
+
+        folder_id: None | str | Unset
+        if isinstance(self.folder_id, Unset):
+            folder_id = UNSET
+        else:
+            folder_id = self.folder_id
+
+        insights: dict[str, Any] | None | Unset
+        if isinstance(self.insights, Unset):
+            insights = UNSET
+        elif isinstance(self.insights, StudyInsightsType0):
+            insights = self.insights.to_dict()
+        else:
+            insights = self.insights
 
         welcome_message: dict[str, Any] | None | Unset
         if isinstance(self.welcome_message, Unset):
@@ -130,6 +150,10 @@ class Study:
             field_dict["mode"] = mode
         if config is not UNSET:
             field_dict["config"] = config
+        if folder_id is not UNSET:
+            field_dict["folder_id"] = folder_id
+        if insights is not UNSET:
+            field_dict["insights"] = insights
         if welcome_message is not UNSET:
             field_dict["welcome_message"] = welcome_message
         if thank_you_message is not UNSET:
@@ -142,6 +166,7 @@ class Study:
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         from ..models.study_config_type_0 import StudyConfigType0
+        from ..models.study_insights_type_0 import StudyInsightsType0
         from ..models.study_message import StudyMessage
         from ..models.study_metadata_type_0 import StudyMetadataType0
 
@@ -198,6 +223,32 @@ class Study:
             return cast(None | StudyConfigType0 | Unset, data)
 
         config = _parse_config(d.pop("config", UNSET))
+
+        def _parse_folder_id(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        folder_id = _parse_folder_id(d.pop("folder_id", UNSET))
+
+        def _parse_insights(data: object) -> None | StudyInsightsType0 | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                insights_type_0 = StudyInsightsType0.from_dict(data)
+
+                return insights_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | StudyInsightsType0 | Unset, data)
+
+        insights = _parse_insights(d.pop("insights", UNSET))
 
         def _parse_welcome_message(data: object) -> None | StudyMessage | Unset:
             if data is None:
@@ -261,6 +312,8 @@ class Study:
             type_=type_,
             mode=mode,
             config=config,
+            folder_id=folder_id,
+            insights=insights,
             welcome_message=welcome_message,
             thank_you_message=thank_you_message,
             screen_out_message=screen_out_message,
