@@ -150,7 +150,7 @@ class Answer:
         """Which attempt of the call this answered (set by the loop)."""
 
     def to_httpx(self, request: httpx.Request | None = None) -> httpx.Response:
-        """This answer as an ``httpx.Response``: the one place the SDK makes one (errors, the generated client).
+        """This answer as an ``httpx.Response``: the one place the SDK makes one (errors, decoding a body).
 
         httpx decodes the body by its Content-Encoding as it builds the response.
         """
@@ -225,11 +225,11 @@ class Call(NamedTuple):
     """
 
     operation: str | None
-    """The generated function's name (``create_interview``), or None for a request to no operation of the spec."""
+    """The operation's generated function name (``create_interview``); every call of a client has one."""
     method: str
     url: str
     route: str | None
-    """The operation's path template (``/api/v1/interviews``), or None."""
+    """The operation's path template (``/api/v1/interviews/{id}``)."""
     idempotency_key: str | None
     """The key every attempt sends (POST and PATCH), or None."""
     deadline: float | None
