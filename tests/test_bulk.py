@@ -331,16 +331,16 @@ async def test_a_long_retry_after_pauses_the_batch_a_short_one_does_not() -> Non
     assert clock.slept == [5.0]
 
 
-async def test_max_rate_spaces_requests_and_retries_take_their_share() -> None:
-    """max_rate=10: a request each 0.1 s, and a retry the client made counts as one."""
+async def test_max_rate_spaces_every_attempt_retries_included() -> None:
+    """max_rate=10: an attempt each 0.1 s, a retry taking its turn like a first attempt, before it goes."""
     clock = Clock()
     pacer = paced(clock, max_rate=10)
-    for _ in range(3):
-        await pacer.wait_turn()
+    for number in (1, 1, 2):  # two first attempts, then a retry
+        await pacer.wait_turn(number)
     assert clock.slept == [0.1, 0.1]
-    pacer.observe(attempt(503, number=2))  # a retry went out
+    pacer.observe(attempt(503, number=2))  # told of the retry after it went: it has had its turn
     await pacer.wait_turn()
-    assert clock.slept == [0.1, 0.1, 0.2]
+    assert clock.slept == [0.1, 0.1, 0.1]
 
 
 async def test_stated_limits_cap_the_pace_and_an_empty_quota_pauses_it() -> None:

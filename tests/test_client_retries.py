@@ -7,6 +7,7 @@ import datetime as dt
 import functools
 import gzip
 import json
+import logging
 from typing import TYPE_CHECKING
 
 import anyio
@@ -381,22 +382,34 @@ async def test_every_attempt_reaches_the_on_attempt_hooks(harness: Harness) -> N
         (4, 200, "NoneType"),
         (1, 200, "NoneType"),
     ]
-    assert [a.wait for a in seen] == [0.0, *harness.sleeps, None, None], "a zero wait is not slept"
+    assert [a.wait for a in seen] == [*harness.sleeps, None, None]
     assert seen[0].retry_after == 0.0
+    assert seen[0].wait is not None
+    assert seen[0].wait > 0, "Retry-After: 0 gets the backoff, not an instant retry"
     assert [a.idempotency_key for a in seen] == ["key-1"] * 4 + ["key-2"]
     assert {(a.method, a.url) for a in seen} == {("POST", f"{harness.base_url}/api/v1/interviews")}
     assert all(a.elapsed >= 0 for a in seen)
     assert also == [1, 2, 3, 4, 1]
 
 
-async def test_a_hook_that_raises_ends_the_call_with_its_error(harness: Harness) -> None:
-    """A hook's exception is not swallowed: the call raises it."""
+async def test_a_hook_that_raises_is_logged_and_changes_nothing(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A hook's exception is logged; the interview is still created (once), and the hooks after it still run."""
 
     def broken(_attempt: Attempt) -> None:
         raise LookupError("hook failed")
 
-    with pytest.raises(LookupError, match="hook failed"):
-        await harness.client(on_attempt=[broken]).create_interview(study_id="study_1")
+    seen: list[int] = []
+    client = harness.client(on_attempt=[broken, lambda attempt: seen.append(attempt.number)])
+    with caplog.at_level(logging.ERROR, logger="versive_client"):
+        interview = await client.create_interview(study_id="study_1")
+    assert [i.id for i in harness.fake.interviews] == [interview.id]
+    assert seen == [1]
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "broken" in record.getMessage()
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], LookupError)
 
 
 async def test_a_compressed_answer_is_decoded(backend: str) -> None:

@@ -158,7 +158,7 @@ async def test_a_call_retried_twice_is_one_call_span_over_three_attempt_spans(
         f"POST {PATH} answered 503 Service Unavailable"
     ] * 2
     # The backoff the client waited (recorded, not slept), then the 0 s Retry-After asked for.
-    assert [a.get("versive.retry.wait") for a in attributes] == [*harness.sleeps, 0.0, None]
+    assert [a.get("versive.retry.wait") for a in attributes] == [*harness.sleeps, None]  # Retry-After: 0 backs off
     assert [a.get("versive.retry_after") for a in attributes] == [None, 0.0, None]
     assert attributes[1]["versive.retry_after.honoured"] is True
     for found in attributes:
@@ -505,55 +505,130 @@ async def test_on_call_observers_see_each_call_and_its_attempts(base_path: str) 
         assert derived == events, "a derived client's observers come after its parent's, told the same"
 
 
+class Raising(CallObserver):
+    """Raises from every method it has."""
+
+    async def wait_turn(self, number: int) -> None:
+        raise LookupError(f"wait_turn {number}")
+
+    def before_attempt(self, number: int, headers: MutableMapping[str, str]) -> None:  # noqa: ARG002
+        raise LookupError(f"before_attempt {number}")
+
+    def after_attempt(self, attempt: Attempt) -> None:
+        raise LookupError(f"after_attempt {attempt.number}")
+
+    def end(self, error: BaseException | None) -> None:  # noqa: ARG002
+        raise LookupError("end")
+
+
 @pytest.mark.asyncio
-async def test_an_observer_is_told_of_the_end_when_a_hook_raises() -> None:
-    """A hook that raises ends the call with its exception; every observer hears that end."""
+async def test_observers_nest_and_one_that_raises_is_logged_and_changes_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """In order on the way in, reversed on the way out; a raising observer is logged and skips no other."""
     events: list[Any] = []
 
-    def broken(attempt: Attempt) -> None:
-        raise LookupError(f"hook saw attempt {attempt.number}")
+    class Named(Recorder):
+        def __init__(self, name: str, call: Call) -> None:
+            super().__init__([], call)
+            self.name = name
 
-    fake = FakeVersive(api_key=KEY)
-    async with in_process(
-        fake, on_call=[lambda call: Recorder(events, call)], on_attempt=[broken], telemetry=False
-    ) as client:
-        with pytest.raises(LookupError, match="hook saw attempt 1"):
-            await client.create_interview(study_id="study_1")
-    assert events[1:] == [("before", 1), ("after", 1, 200), ("end", "LookupError")]
+        async def wait_turn(self, number: int) -> None:
+            events.append((self.name, "turn", number))
 
+        def before_attempt(self, number: int, headers: MutableMapping[str, str]) -> None:  # noqa: ARG002
+            events.append((self.name, "before", number))
 
-@pytest.mark.asyncio
-async def test_an_on_call_function_that_raises_ends_the_call_before_anything_is_sent() -> None:
-    """The second on_call function raises: nothing is sent, and the first one's observer hears the end."""
-    events: list[Any] = []
+        def after_attempt(self, attempt: Attempt) -> None:
+            events.append((self.name, "after", attempt.number))
+
+        def end(self, error: BaseException | None) -> None:
+            events.append((self.name, "end", type(error).__name__ if error else None))
 
     def broken(call: Call) -> None:
         raise LookupError(f"no observer for {call.operation}")
 
     fake = FakeVersive(api_key=KEY)
-    async with in_process(fake, on_call=[lambda call: Recorder(events, call), broken], telemetry=False) as client:
-        with pytest.raises(LookupError, match="no observer for create_interview"):
-            await client.create_interview(study_id="study_1")
-    assert events[1:] == [("end", "LookupError")]
-    assert fake.requests == []
+    fake.faults.queue(faults.Status(503))
+    observers = [lambda call: Named("a", call), lambda _call: Raising(), broken, lambda call: Named("b", call)]
+    async with in_process(fake, on_call=observers, telemetry=False, retry_policy=RetryPolicy.no_wait()) as client:
+        with caplog.at_level(logging.ERROR, logger="versive_client"):
+            interview = await client.create_interview(study_id="study_1")
+    assert [i.id for i in fake.interviews] == [interview.id], "created once, whatever the observers raised"
+    assert events == [
+        *[("a", "turn", 1), ("b", "turn", 1), ("a", "before", 1), ("b", "before", 1), ("b", "after", 1)],
+        *[("a", "after", 1), ("a", "turn", 2), ("b", "turn", 2), ("a", "before", 2), ("b", "before", 2)],
+        *[("b", "after", 2), ("a", "after", 2), ("b", "end", None), ("a", "end", None)],
+    ]
+    logged = [str(record.exc_info[1]) for record in caplog.records if record.exc_info]
+    assert logged == [
+        "no observer for create_interview",
+        *["wait_turn 1", "before_attempt 1", "after_attempt 1", "wait_turn 2", "before_attempt 2"],
+        *["after_attempt 2", "end"],
+    ]
 
 
 @pytest.mark.asyncio
-async def test_a_call_ended_before_its_first_attempt_is_traced_with_no_attempts(otel: Otel) -> None:
-    """An earlier observer raises before the first attempt: the call span says 0 attempts and the error."""
+async def test_a_call_cancelled_while_waiting_its_turn_is_traced_with_no_attempts(otel: Otel) -> None:
+    """An observer waits before the first attempt and the caller gives up: 0 attempts, nothing sent, span ended."""
 
-    class Refusing(CallObserver):
-        def before_attempt(self, number: int, headers: MutableMapping[str, str]) -> None:  # noqa: ARG002
-            raise LookupError(f"refused attempt {number}")
+    class Holding(CallObserver):
+        async def wait_turn(self, number: int) -> None:  # noqa: ARG002
+            await asyncio.sleep(3600)
 
     fake = FakeVersive(api_key=KEY)
-    async with in_process(fake, on_call=[lambda _call: Refusing()], telemetry=otel.telemetry) as client:
-        with pytest.raises(LookupError, match="refused attempt 1"):
-            await client.create_interview(study_id="study_1")
+    before = context.get_current()
+    async with in_process(fake, on_call=[lambda _call: Holding()], telemetry=otel.telemetry) as client:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await client.create_interview(study_id="study_1")
+    assert context.get_current() == before
     assert fake.requests == []
     assert otel.attempt_spans() == []
     attributes = otel.call_span().attributes or {}
-    assert (attributes["versive.attempts"], attributes["error.type"]) == (0, "LookupError")
+    assert (attributes["versive.attempts"], attributes["error.type"]) == (0, "CancelledError")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("outcome", ["created", "retried then created", "failed", "cancelled"])
+async def test_several_telemetry_observers_restore_the_callers_context(outcome: str) -> None:
+    """The client's telemetry and one added by with_options nest: after the call, the caller's context is as it was.
+
+    So the application's next span is a child of its own span, not of a call span that has ended.
+    """
+    outer, inner = Otel(), Otel()
+    fake = FakeVersive(api_key=KEY)
+    scripted: dict[str, list[faults.Fault]] = {
+        "created": [],
+        "retried then created": [faults.Status(503)],
+        "failed": [faults.Status(500)] * 3,
+        "cancelled": [faults.Delay(3600)],
+    }
+    fake.faults.queue(*scripted[outcome])
+    options: dict[str, Any] = {"telemetry": outer.telemetry, "retry_policy": RetryPolicy.no_wait()}
+    async with in_process(fake, **options) as parent:
+        client = parent.with_options(on_call=[inner.telemetry, inner.telemetry])  # three telemetries in all
+        with outer.tracer.start_as_current_span("the application's request") as request_span:
+            before = context.get_current()
+            with contextlib.suppress(InternalServerError, TimeoutError):
+                async with asyncio.timeout(0.5 if outcome == "cancelled" else None):
+                    await client.create_interview(study_id="study_1")
+            assert context.get_current() == before
+            assert trace.get_current_span() is request_span
+            with outer.tracer.start_as_current_span("next"):
+                pass
+    [following] = [span for span in outer.spans() if span.name == "next"]
+    assert following.parent is not None
+    assert following.parent.span_id == request_span.get_span_context().span_id
+    [outer_call] = [span for span in outer.spans() if span.name.startswith("versive.")]
+    inner_calls = [span for span in inner.spans() if span.name.startswith("versive.")]
+    assert len(inner_calls) == 2
+    assert outer_call.parent is not None
+    assert outer_call.parent.span_id == request_span.get_span_context().span_id
+    assert inner_calls[0].parent is not None
+    assert inner_calls[0].parent.span_id in {span.context.span_id for span in [*outer.attempt_spans(), outer_call]}
+    ended = {span.context.span_id for span in outer.spans() + inner.spans()}
+    assert len(ended) == len(outer.spans()) + len(inner.spans())  # every span ended once
 
 
 def test_bad_on_call_and_telemetry_values_are_refused_naming_the_option() -> None:

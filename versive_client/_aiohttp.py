@@ -18,6 +18,8 @@ from versive_client._transport import Answer, Request, SendError
 if TYPE_CHECKING:
     import ssl
 
+    from versive_client._transport import Secret
+
 
 class AiohttpBackend:
     """One aiohttp session and its pool (asyncio only), made on first use.
@@ -48,13 +50,13 @@ class AiohttpBackend:
             self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False, trust_env=False)
         return self._session
 
-    async def send(self, request: Request, timeout: httpx.Timeout) -> Answer:
+    async def send(self, request: Request, timeout: httpx.Timeout, secret: Secret) -> Answer:
         """Send `request` once; raise `SendError` from aiohttp's exception when there is no whole answer."""
         try:
             async with self._session_now().request(
                 request.method,
                 request.url,
-                headers=request.headers,
+                headers={**request.headers, "authorization": secret.authorization()},
                 data=request.content or None,
                 allow_redirects=False,
                 timeout=self._client_timeout(timeout),

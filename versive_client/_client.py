@@ -18,9 +18,9 @@ from attrs import evolve
 from versive_client._generated.resources import Resources, ResourcesWithRawResponse
 from versive_client._generated.types import UNSET, Unset
 from versive_client._httpx import HttpxBackend
-from versive_client._operation import Response, build_request, check_headers, read_answer, unsendable
+from versive_client._operation import Response, build_request, check_headers, read_answer
 from versive_client._retry import RetryBudget, RetryPolicy
-from versive_client._transport import AttemptHooks, Headers, Options, Sender, require
+from versive_client._transport import AttemptHooks, Options, Secret, Sender, require, unsendable
 from versive_client._version import __version__
 
 if TYPE_CHECKING:
@@ -131,24 +131,30 @@ class VersiveClient(Resources):
         telemetry: bool | Telemetry = True,
     ) -> None:
         """Check every option, then set up the pool; nothing is sent until a call."""
+        # The key is taken first, and this frame's local of it dropped: a traceback of a refused option,
+        # rendered with its locals (as error trackers do), cannot show it.
+        secret = Secret(
+            os.environ.get(API_KEY_ENV) if api_key is None else api_key, API_KEY_ENV if api_key is None else "api_key"
+        )
+        del api_key
         _configure_logging_from_env()
         url = _resolve_base_url(base_url, allow_insecure=allow_insecure)
         options = Options(timeout=timeout, max_retries=max_retries, deadline=deadline, retry_policy=retry_policy)
         extra = check_headers("default_headers", default_headers)
-        observers = [*_observers(sleep, on_attempt, on_call), *_telemetry(telemetry)]
+        # Telemetry first, so it is outermost: what the other observers do lies beneath its spans.
+        observers = [*_telemetry(telemetry), *_observers(sleep, on_attempt, on_call)]
         backend = _backend(http_backend, http_client, transport, url, trust_env=trust_env, pool=max_connections)
-        # The key last, and in no local of this frame: a traceback of a refused option cannot show it.
+        if isinstance(http_client, httpx.AsyncClient) and timeout is DEFAULT_TIMEOUT:  # yours, unless you give one
+            options = evolve(options, timeout=http_client.timeout)
+        sender = Sender(backend, secret=secret.check(), budget=RetryBudget(), sleep=sleep, observers=observers)
         # Header names in lower case (HTTP compares them without case): a default header replaces the SDK's own.
-        headers = Headers({"authorization": f"Bearer {_resolve_api_key(api_key)}", "user-agent": USER_AGENT, **extra})
-        sender = Sender(backend, budget=RetryBudget(), sleep=sleep, observers=observers)
-        self._setup(url, sender, options, headers)
+        self._setup(url, sender, options, {"user-agent": USER_AGENT, **extra})
 
-    def _setup(self, base_url: str, sender: Sender, options: Options, headers: Headers) -> None:
+    def _setup(self, base_url: str, sender: Sender, options: Options, headers: dict[str, str]) -> None:
         self._base_url = base_url
         self._sender = sender
         self._options = options
-        # The key lives only in these headers, whose repr hides it.
-        self._headers = headers
+        self._headers = headers  # never the key: the sender's backend adds it as it sends
         self._caller = self  # what the resources call
 
     @functools.cached_property
@@ -373,18 +379,6 @@ def _environment_proxy(url: httpx.URL) -> str | None:
         if entry in {"*", host} or (bare and host.endswith("." + bare)):
             return None
     return proxy if "://" in proxy else f"http://{proxy}"
-
-
-def _resolve_api_key(api_key: object) -> str:
-    key = os.environ.get(API_KEY_ENV) if api_key is None else api_key
-    if key is None:
-        raise ValueError(f"no API key: pass api_key=... or set {API_KEY_ENV}")
-    source = "api_key" if api_key is not None else f"api_key (from {API_KEY_ENV})"
-    key = require("api_key", key, str, "a string").strip()
-    problem = "is empty" if not key else unsendable(key, allow_space=False)
-    if problem:  # the key itself is never shown
-        raise ValueError(f"{source} {problem}")
-    return key
 
 
 def _resolve_base_url(base_url: str | None, *, allow_insecure: bool) -> str:

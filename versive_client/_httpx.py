@@ -12,6 +12,8 @@ from versive_client._transport import Answer, Request, SendError
 if TYPE_CHECKING:
     import anyio
 
+    from versive_client._transport import Secret
+
 
 class HttpxBackend:
     """Sends each attempt as an ``httpx.Request`` and reads the whole answer, its connection released."""
@@ -19,23 +21,26 @@ class HttpxBackend:
     def __init__(self, via: httpx.AsyncBaseTransport | httpx.AsyncClient, *, gate: int | None = None) -> None:
         """Send through `via`; with `gate`, at most that many requests at once (the pool's size).
 
-        A transport is closed with the backend; an ``AsyncClient`` is its owner's to close.
+        A transport is closed with the backend; an ``AsyncClient`` is its owner's to close, and
+        each request is built by it, so that its headers, params, cookies, auth and event hooks apply.
         """
+        self._client = via if isinstance(via, httpx.AsyncClient) else None
         self._send = (
             functools.partial(via.send, stream=True) if isinstance(via, httpx.AsyncClient) else via.handle_async_request
         )
         self._close = None if isinstance(via, httpx.AsyncClient) else via.aclose
         self._gate = None if gate is None else _Gate(gate)
 
-    async def send(self, request: Request, timeout: httpx.Timeout) -> Answer:
+    async def send(self, request: Request, timeout: httpx.Timeout, secret: Secret) -> Answer:
         """Send `request` once; raise `SendError` from httpx's exception when there is no whole answer."""
-        outgoing = httpx.Request(
+        outgoing = (httpx.Request if self._client is None else self._client.build_request)(
             request.method,
             request.url,
             headers=request.headers,
             content=request.content,
             extensions={"timeout": timeout.as_dict()},
         )
+        outgoing.headers["authorization"] = secret.authorization()
         if self._gate is None:
             return await self._exchange(outgoing)
         await self._gate.enter(timeout.pool)

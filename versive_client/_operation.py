@@ -22,7 +22,7 @@ from attrs import field, frozen
 
 from versive_client._errors import request_id
 from versive_client._generated.operations import Param
-from versive_client._transport import CALL_HEADERS, Headers, Request, require, unusable
+from versive_client._transport import CALL_HEADERS, Request, require, unsendable, unusable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -66,14 +66,16 @@ _PLAIN = {str: "string", int: "integer", float: "number", bool: "boolean", NoneT
 EXTRAS = {name: Param(name, name, "option", ("object", "null"), ()) for name in ("extra_query", "extra_body")}
 
 
-def build_request(operation: Operation, arguments: Values, options: Values, base_url: str, headers: Headers) -> Request:
+def build_request(
+    operation: Operation, arguments: Values, options: Values, base_url: str, headers: Mapping[str, str]
+) -> Request:
     """The request `operation` sends with `arguments`, each checked against the spec first: a bad one sends nothing.
 
     `arguments` hold only what the caller gave. `options` may add ``extra_headers``,
     ``extra_query`` and ``extra_body`` (for what the spec has not caught up with);
-    `headers` are the client's (the API key among them).
+    `headers` are the client's (never the API key: the backend adds it as it sends).
     """
-    path, call_headers = operation.path, Headers(headers)
+    path, call_headers = operation.path, dict(headers)
     query: dict[str, object] = {}
     body: dict[str, object] = {}
     for param in (param for param in operation.params if param.name in arguments):
@@ -115,7 +117,8 @@ def check(param: Param, value: object) -> object:
 def check_headers(name: str, headers: object) -> dict[str, str]:
     """`headers` (a mapping of strings, or None) with lower-case names; anything no HTTP library would send is refused.
 
-    ``Idempotency-Key`` and ``X-Versive-Retry-Count`` are set by each call: refused here.
+    ``Idempotency-Key`` and ``X-Versive-Retry-Count`` are set by each call, ``Authorization`` by
+    the client from its API key (held apart, where no traceback shows it): refused here.
     """
     headers = require(name, {} if headers is None else headers, Mapping, "a mapping of strings")
     for header, value in headers.items():
@@ -125,19 +128,12 @@ def check_headers(name: str, headers: object) -> dict[str, str]:
             raise ValueError(f"{name} has {header!r}, which is not a header name")
         if header.lower() in CALL_HEADERS:  # idempotency_key=... chooses the key of one create
             raise ValueError(f"{name} must not set {header}: each call sends its own (idempotency_key=... sets it)")
+        if header.lower() == "authorization":
+            raise ValueError(f"{name} must not set {header}: the client sends the API key given as api_key=...")
         problem = unsendable(value, allow_space=True)
         if problem:  # the value is not shown: it may be a secret
             raise ValueError(f"{name}[{header!r}] {problem}")
     return {header.lower(): value for header, value in headers.items()}
-
-
-def unsendable(value: str, *, allow_space: bool) -> str | None:
-    """What in `value` cannot go into an HTTP header (as the first such character's kind and place), or None."""
-    for place, char in enumerate(value, start=1):
-        if not ("!" <= char <= "~" or (allow_space and char in " \t")):
-            kind = "a space" if char == " " else "a non-ASCII character" if char > "~" else "a control character"
-            return f"has {kind} at position {place}, which cannot be sent in an HTTP header (a pasted typo?)"
-    return None
 
 
 def encode_json(payload: object) -> bytes:

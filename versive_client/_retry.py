@@ -7,12 +7,20 @@ Defaults (all on :class:`RetryPolicy`):
 - backoff: 0.5 s, doubling each retry, capped at 8 s, each delay shortened by up to 25%
   at random (jitter), so clients that failed together do not retry together;
 - ``Retry-After`` (seconds or an HTTP-date) replaces the backoff when the server sends
-  it; if it asks for more than 60 s, or for longer than the call's deadline leaves, the
-  call fails at once with the status's error, carrying ``retry_after``;
+  it and asks for more than 0 s (as openai-python honours only ``0 < Retry-After <= 60``:
+  ``Retry-After: 0``, or a date in the past, gets the jittered backoff, so that every
+  client refused at once does not retry at the same instant); if it asks for more than
+  60 s, or for longer than the call's deadline leaves, the call fails at once with the
+  status's error, carrying ``retry_after``;
 - the retry budget (a token bucket shared by a client and the clients derived from it,
   as in the AWS SDKs' standard retry mode): 500 tokens; a retry costs 5, a retry after a
   timeout 10; each successful response returns 1. When most calls fail the bucket
   empties and calls fail on their first error instead of multiplying load by retrying.
+  The budget is for failures (errors, 5xx, timeouts): a 429 is a server that is up and
+  asks to slow down, so its retry costs nothing; its wait (``Retry-After`` or the
+  backoff) and, in a batch, the `versive_client.bulk.Pacer` (which every attempt of the
+  batch waits for, retries too) slow it down instead. A rate-limited batch therefore
+  never drains the budget the client's other calls share.
 
 .. versionadded:: 0.1.0
 """
@@ -69,7 +77,7 @@ class RetryPolicy:
         """Seconds to wait before retry number `retry` (1 for the first): Retry-After, else backoff."""
         if not self.wait:
             return 0.0
-        if retry_after is not None:
+        if retry_after is not None and retry_after > 0:
             return retry_after
         base = min(self.backoff_max, self.backoff_initial * 2.0 ** (retry - 1))
         return base * (1.0 - self.jitter * rng.random())

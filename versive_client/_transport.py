@@ -102,30 +102,67 @@ class Options:
         return evolve(self, **given) if given else self
 
 
-class Headers(dict[str, str]):
-    """Header names (lower-case) and values; the repr hides the Authorization value, as httpx.Headers's does.
+class Secret:
+    """The API key, held for the backend to put in each request's Authorization header as it sends it.
 
-    A plain dict would show the API key wherever locals or attributes are printed:
-    tracebacks with locals, error trackers, debuggers.
+    Applied at the edge, as httpx applies credentials in an ``Auth``: no request, header
+    mapping or other object the SDK passes around holds the key. Error trackers (Sentry,
+    rich and structlog tracebacks with locals) walk mappings and sequences item by item
+    and show anything else by its ``repr``; this is neither, and its repr hides the key.
     """
 
-    __slots__ = ()
+    __slots__ = ("_authorization", "problem")
+
+    def __init__(self, key: object, source: str) -> None:
+        """Take `key` (from `source`) as given; what is wrong with it waits in `problem` for `check`.
+
+        Nothing is raised here: a traceback through a frame that holds the key would show it.
+        """
+        key = key.strip() if isinstance(key, str) else key
+        self._authorization = f"Bearer {key}"
+        self.problem: tuple[type[Exception], str] | None = None
+        if key is None:
+            self.problem = (ValueError, f"no API key: pass api_key=... or set {source}")
+        elif not isinstance(key, str):
+            self.problem = (TypeError, f"api_key must be a string, got {type(key).__name__}")
+        elif problem := ("is empty" if not key else unsendable(key, allow_space=False)):
+            self.problem = (ValueError, f"{'api_key' if source == 'api_key' else f'api_key (from {source})'} {problem}")
+
+    def check(self) -> Secret:
+        """This secret, or the error that says what is wrong with the key (never the key itself)."""
+        if self.problem is not None:
+            kind, message = self.problem
+            raise kind(message)
+        return self
+
+    def authorization(self) -> str:
+        """The Authorization header's value."""
+        return self._authorization
 
     def __repr__(self) -> str:
-        """The headers, with ``[secure]`` for the Authorization value."""
-        shown = {name: "[secure]" if name == "authorization" else value for name, value in self.items()}
-        return f"Headers({shown!r})"
+        """Never the key."""
+        return "Secret('[secure]')"
+
+
+def unsendable(value: str, *, allow_space: bool) -> str | None:
+    """What in `value` cannot go into an HTTP header (as the first such character's kind and place), or None."""
+    for place, char in enumerate(value, start=1):
+        if not ("!" <= char <= "~" or (allow_space and char in " \t")):
+            kind = "a space" if char == " " else "a non-ASCII character" if char > "~" else "a control character"
+            return f"has {kind} at position {place}, which cannot be sent in an HTTP header (a pasted typo?)"
+    return None
 
 
 class Request(NamedTuple):
     """One call's request, as every attempt and every backend sends it.
 
     `url` is absolute; `headers` has lower-case names and is the call's own (attempts set some).
+    They never hold the API key: each backend adds the Authorization header as it sends.
     """
 
     method: str
     url: str
-    headers: Headers
+    headers: dict[str, str]
     content: bytes
 
     def __repr__(self) -> str:
@@ -170,8 +207,8 @@ class SendError(Exception):
 class Backend(Protocol):
     """What the loop needs of an HTTP library: send one request and read the whole answer."""
 
-    async def send(self, request: Request, timeout: httpx.Timeout) -> Answer:
-        """Send `request` once within `timeout`; raise `SendError` when there is no usable response."""
+    async def send(self, request: Request, timeout: httpx.Timeout, secret: Secret) -> Answer:
+        """Send `request` once within `timeout`, with `secret`'s Authorization; `SendError` for no usable response."""
         ...
 
     async def aclose(self) -> None:
@@ -241,18 +278,24 @@ class CallObserver:
     """Told of one call's attempts and its end; ``on_call`` functions return one (or None to not watch the call).
 
     Override what you need; each method does nothing by default. All run in the calling
-    task, in order: ``before_attempt`` and ``after_attempt`` once per attempt, then ``end``
-    exactly once, also when the call is cancelled or a hook raises. An exception raised by
-    one ends the call with it.
+    task. Observers nest like context managers: before each attempt, ``wait_turn`` then
+    ``before_attempt`` in the order the observers were given; after it, ``after_attempt``
+    in the reverse order; ``end`` exactly once, in the reverse order, also when the call is
+    cancelled. What an observer raises is logged (``versive_client`` logger, ERROR) and
+    changes nothing else: the call goes on, and every other observer is told as usual.
 
     .. versionadded:: 0.3.0
+    .. versionchanged:: 0.5.0 ``wait_turn``; the reverse order on the way out; exceptions logged, not raised.
     """
+
+    async def wait_turn(self, number: int) -> None:
+        """Awaited before attempt `number` (1 for the first) is sent, retries too: a pacer waits here."""
 
     def before_attempt(self, number: int, headers: MutableMapping[str, str]) -> None:
         """Attempt `number` (1 for the first) is about to be sent; headers set in `headers` go with it.
 
         `headers` are the request's, names in lower case; each attempt sends them as left.
-        They hold the ``authorization`` header: keep its value out of anything recorded.
+        The API key is not among them: the backend adds it as it sends.
         """
 
     def after_attempt(self, attempt: Attempt) -> None:
@@ -273,7 +316,16 @@ class AttemptHooks(CallObserver):
 
     def after_attempt(self, attempt: Attempt) -> None:
         for hook in self.hooks:
-            hook(attempt)
+            _tell(hook, attempt)
+
+
+def _tell(hook: Callable[..., T], *args: object) -> T | None:
+    """`hook(*args)`; what it raises is logged, and neither ends the call nor keeps another hook from running."""
+    try:
+        return hook(*args)
+    except Exception:
+        logger.exception("%s raised; the call goes on", getattr(hook, "__qualname__", "a call observer"))
+        return None
 
 
 if TYPE_CHECKING:
@@ -290,6 +342,7 @@ class Sender:
         self,
         backend: Backend,
         *,
+        secret: Secret,
         budget: RetryBudget,
         sleep: Callable[[float], Awaitable[object]] | None,
         observers: Sequence[Observe],
@@ -297,6 +350,7 @@ class Sender:
     ) -> None:
         """Send through `backend`; each of `observers` is asked to watch every call, in order; closed with `parent`."""
         self.backend = backend
+        self.secret = secret
         self.budget = budget
         self.observers = tuple(observers)
         self.parent = parent
@@ -308,7 +362,9 @@ class Sender:
     def derive(self, observers: Sequence[Observe] = ()) -> Sender:
         """A sender sharing this one's backend, budget, sleep and observers (and `observers` after them)."""
         observers = (*self.observers, *observers)
-        return Sender(self.backend, budget=self.budget, sleep=self._sleep, observers=observers, parent=self)
+        return Sender(
+            self.backend, secret=self.secret, budget=self.budget, sleep=self._sleep, observers=observers, parent=self
+        )
 
     def check_open(self) -> None:
         """Raise if this client, or one it was derived from (they share the pool), has been closed."""
@@ -336,23 +392,24 @@ class Sender:
         if request.method in NON_IDEMPOTENT_METHODS and IDEMPOTENCY_HEADER not in request.headers:
             request.headers[IDEMPOTENCY_HEADER] = idempotency_key or _random_key()
         deadline = None if options.deadline is None else time.monotonic() + options.deadline
+        if not self.observers:
+            return await self._attempts(request, options, deadline, ())
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        call = Call(route[0], request.method, request.url, route[1], key, options.deadline, options.max_retries)
         watchers: list[CallObserver] = []
+        error: BaseException | None = None
         try:
-            if self.observers:
-                key = request.headers.get(IDEMPOTENCY_HEADER)
-                call = Call(route[0], request.method, request.url, route[1], key, options.deadline, options.max_retries)
-                for observe in self.observers:
-                    watcher = observe(call)
-                    if watcher is not None:
-                        watchers.append(watcher)
-            answer = await self._attempts(request, options, deadline, watchers)
+            for observe in self.observers:
+                watcher = _tell(observe, call)
+                if watcher is not None:
+                    watchers.append(watcher)
+            return await self._attempts(request, options, deadline, watchers)
         except BaseException as exc:  # cancellation too: every observer hears how the call ended
-            for watcher in watchers:
-                watcher.end(exc)
+            error = exc
             raise
-        for watcher in watchers:
-            watcher.end(None)
-        return answer
+        finally:
+            for watcher in reversed(watchers):  # left in the reverse order, as nested context managers are
+                _tell(watcher.end, error)
 
     async def _attempts(
         self, request: Request, options: Options, deadline: float | None, watchers: Sequence[CallObserver]
@@ -360,10 +417,12 @@ class Sender:
         attempt = 0
         while True:
             attempt += 1
+            for watcher in watchers:
+                await _wait_turn(watcher, attempt)
             started = time.monotonic()
             request.headers[RETRY_COUNT_HEADER] = str(attempt - 1)
             for watcher in watchers:
-                watcher.before_attempt(attempt, request.headers)
+                _tell(watcher.before_attempt, attempt, request.headers)
             answer, error, retryable = await self._attempt(request, options.timeout, deadline, attempt)
             wait = None
             if error is not None and retryable and attempt <= options.max_retries:
@@ -377,8 +436,8 @@ class Sender:
                     request.method, request.url, attempt, status, error, wait, retry_after, key, elapsed, headers
                 )
                 _log_attempt(event)  # logging is the first user of the attempts
-                for watcher in watchers:
-                    watcher.after_attempt(event)
+                for watcher in reversed(watchers):
+                    _tell(watcher.after_attempt, event)
             if answer is not None:
                 return answer
             assert error is not None  # noqa: S101 - an attempt ends in an answer or an error
@@ -418,13 +477,13 @@ class Sender:
 
     async def _send(self, request: Request, timeout: httpx.Timeout, deadline: float | None) -> Answer:
         if deadline is None:
-            answer = await self.backend.send(request, timeout)
+            answer = await self.backend.send(request, timeout, self.secret)
         else:
             import anyio  # noqa: PLC0415 - only for calls with a deadline: keeps `import versive_client` light
 
             # The whole attempt, not only each phase: a slow trickle of bytes would outlive phase timeouts.
             with anyio.fail_after(deadline - time.monotonic()):
-                answer = await self.backend.send(request, timeout)
+                answer = await self.backend.send(request, timeout, self.secret)
         coding = answer.headers.get("content-encoding")
         if coding is not None:  # only when the server names one; httpx decodes what it names
             try:
@@ -443,6 +502,8 @@ class Sender:
         wait = policy.delay(attempt, retry_after, self._random)
         if deadline is not None and time.monotonic() + wait >= deadline:
             return None
+        if isinstance(error, APIStatusError) and error.status_code == 429:  # noqa: PLR2004 - paced, not budgeted
+            return wait
         if not self.budget.try_spend(after_timeout=isinstance(error, APITimeoutError)):
             logger.debug("retry budget exhausted (%.0f tokens left): not retrying", self.budget.tokens)
             return None
@@ -477,6 +538,14 @@ def _frameless(exc: BaseException | None) -> BaseException | None:
             current.__traceback__ = None
             pending += [current.__cause__, current.__context__]
     return exc
+
+
+async def _wait_turn(watcher: CallObserver, attempt: int) -> None:
+    """`watcher.wait_turn(attempt)`, what it raises logged as `_tell` does."""
+    try:
+        await watcher.wait_turn(attempt)
+    except Exception:
+        logger.exception("%s raised; the call goes on", type(watcher).__qualname__ + ".wait_turn")
 
 
 def _log_attempt(attempt: Attempt) -> None:

@@ -13,8 +13,9 @@
                 report(result.input, result.error)
 
 Built on the client's public surface, as an application could build it: each item is one
-`create_interview` call, on a client derived with an ``on_attempt`` hook through which the
-`Pacer` sees every attempt, retries included.
+`create_interview` call, on a client derived with the `Pacer` as an ``on_call`` observer:
+every attempt, retries included, waits for its turn before it is sent, and the pacer reads
+every answer.
 
 .. versionadded:: 0.2.0
 """
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Self, TypedDict
 from attrs import frozen
 
 from versive_client._generated.resources import InterviewsResource
+from versive_client._transport import CallObserver
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
     import anyio.abc
     from anyio.streams.memory import MemoryObjectSendStream
 
-    from versive_client import Attempt, VersiveClient
+    from versive_client import Attempt, Call, VersiveClient
     from versive_client.models import Interview
 
 __all__ = ["BulkOptions", "BulkRun", "InterviewResult", "Items", "Pacer", "content_key"]
@@ -109,7 +111,9 @@ class BulkRun:
       (``study_id`` and, as wanted, ``title``, ``metadata``, ``language``,
       ``idempotency_key``, ``timeout``, ``max_retries``, ``deadline``).
     - `concurrency` calls run at once (default 16). `max_rate` caps requests per second,
-      retries included. Below that cap, the `Pacer` sets the pace from the API's answers.
+      retries included: every attempt waits for its turn before it is sent, so no second
+      holds more than `max_rate` (plus one) requests. Below that cap, the `Pacer` sets the
+      pace from the API's answers.
     - `idempotency_key`: a function giving each item's key (for example from its
       participant id, or `content_key`), so that a batch run again after a crash does not
       create twice what a server that honours the key created the first time. Without
@@ -170,7 +174,7 @@ class BulkRun:
         if self._entered:
             raise RuntimeError("a BulkRun runs once; make another with create_interviews(...)")
         self._entered = True
-        self._client = self._parent.with_options(on_attempt=[self.pacer.observe])
+        self._client = self._parent.with_options(on_call=[self.pacer])
         self._lock = anyio.Lock()
         send: MemoryObjectSendStream[InterviewResult]
         send, self._results = anyio.create_memory_object_stream[InterviewResult](self._concurrency)
@@ -221,7 +225,6 @@ class BulkRun:
     async def _work(self, send: MemoryObjectSendStream[InterviewResult]) -> None:
         while (taken := await self._take()) is not None:
             index, item = taken
-            await self.pacer.wait_turn()
             await send.send(await self._create(index, item))
 
     async def _take(self) -> tuple[int, Mapping[str, Any]] | None:
@@ -267,9 +270,14 @@ PROBE = 0.05
 MIN_RATE = 0.5
 COARSE_SECONDS = 1.0
 EPOCH_TIMES = 1e9  # a reset this large is a point in time, not a number of seconds
+# Bounds on what headers can make of the pace: a stated quota of 0 (or a window of a
+# nanosecond) must neither stop a batch for good nor divide by zero, and a reset or
+# Retry-After of a year must not pause it for a year (a call fails after 60 s of Retry-After).
+MAX_RATE = 1e6
+MAX_PAUSE = 60.0
 
 
-class Pacer:
+class Pacer(CallObserver):
     """The pace of a batch in requests per second, every attempt counted (retries too), set by the API's answers.
 
     It follows TCP's congestion control as CUBIC shapes it (the curve the AWS SDKs'
@@ -297,9 +305,12 @@ class Pacer:
       were a passing burst, the pace climbs back.
     - **Rate-limit headers, when the server sends them.** A policy
       (``RateLimit-Policy: ...;q=200;w=1``, or ``RateLimit-Limit`` with a window) caps the
-      pace at quota/window at once, before any refusal; ``remaining`` 0 with a reset
-      longer than a second pauses the batch until the reset (``RateLimit``, ``RateLimit-*``
-      and ``X-RateLimit-*`` are read).
+      pace at quota/window at once, before any refusal, for as long as the server states
+      it: an answer that states no limit lifts it. ``remaining`` 0 with a reset longer than
+      a second pauses the batch until the reset (``RateLimit``, ``RateLimit-*`` and
+      ``X-RateLimit-*`` are read). Whatever the headers say (a quota of 0, a window of a
+      nanosecond, a reset in a year, garbage), the pace stays between 0.5 and a million
+      requests a second and no pause lasts more than 60 s.
     - **Retry-After.** The refused request waits as asked (the client does that). The
       batch pauses until then only when the server asks for more than a second: a
       whole-second ``Retry-After`` from a server limiting per second overstates the wait
@@ -308,7 +319,11 @@ class Pacer:
 
     `max_rate` caps the pace whatever the server says. `clock` and `sleep` are for tests.
 
+    It is a `CallObserver`: ``VersiveClient(on_call=[pacer])`` (or ``with_options``) paces
+    every attempt of that client's calls, as a batch does.
+
     .. versionadded:: 0.2.0
+    .. versionchanged:: 0.5.0 an ``on_call`` observer: every attempt waits for its turn, retries too.
     """
 
     def __init__(
@@ -356,8 +371,12 @@ class Pacer:
             return self._capacity - (self._capacity - self._floor) * (1.0 - since / RECOVERY_SECONDS) ** 3
         return self._capacity * (1.0 + PROBE * (since - RECOVERY_SECONDS) ** 2)  # convex: probing above it
 
-    async def wait_turn(self) -> None:
-        """Wait until the pace allows one more request (an item's first attempt; retries are charged as seen)."""
+    def __call__(self, call: Call) -> Pacer:  # noqa: ARG002 - every call is paced alike
+        """Watch `call`: an ``on_call`` function."""
+        return self
+
+    async def wait_turn(self, number: int = 1) -> None:  # noqa: ARG002 - a retry takes its turn as any attempt
+        """Wait until the pace allows one more request (every attempt, `number` 1 or a retry)."""
         now = self._clock()
         start = max(now, self._paused_until)
         rate = self.rate
@@ -376,14 +395,14 @@ class Pacer:
         await anyio.sleep(seconds)
 
     def observe(self, attempt: Attempt) -> None:
-        """A client's ``on_attempt`` hook: count the attempt, and read what its answer says of the pace."""
+        """Count the attempt, and read what its answer says of the pace (also usable as an ``on_attempt`` hook)."""
         now = self._clock()
         refused = attempt.status_code == 429  # noqa: PLR2004 - Too Many Requests
         self._count(attempt, now)
         if attempt.headers is not None:
             self._read_limits(attempt.headers, now)
         if refused and attempt.retry_after is not None and attempt.retry_after > COARSE_SECONDS:
-            self._paused_until = max(self._paused_until, now + attempt.retry_after)
+            self._paused_until = max(self._paused_until, now + min(attempt.retry_after, MAX_PAUSE))
         if now - attempt.elapsed >= self._slowed_at:  # sent after the last slowdown
             self._since_slowdown.append(refused)
             if refused and self._congested():
@@ -393,15 +412,16 @@ class Pacer:
             if (self._adaptive() or 0.0) > 2.0 * sent:  # the pace no longer binds: unpaced again
                 self._capacity = None
 
+    def after_attempt(self, attempt: Attempt) -> None:
+        """What a call observer is told after each attempt: `observe`."""
+        self.observe(attempt)
+
     def _count(self, attempt: Attempt, now: float) -> None:
-        """Count the attempt in the totals and in the last second; a retry takes a request's share of the pace."""
+        """Count the attempt in the totals and in the last second."""
         self.requests += 1
         self.refusals += attempt.status_code == 429  # noqa: PLR2004 - Too Many Requests
         if self._first_seen is None:
             self._first_seen = now - attempt.elapsed
-        rate = self.rate
-        if attempt.number > 1 and rate is not None:
-            self._next = max(self._next, now) + 1.0 / rate
         accepted = attempt.status_code is not None and 200 <= attempt.status_code < 300  # noqa: PLR2004
         self._recent.append((now, accepted))
         while self._recent and self._recent[0][0] < now - 1.0:
@@ -428,15 +448,17 @@ class Pacer:
 
     def _read_limits(self, headers: Mapping[str, str], now: float) -> None:
         limits = rate_limits(headers)
-        if limits.per_second is not None:
-            self._server_cap = limits.per_second
+        self._server_cap = limits.per_second  # stated on this answer, or no longer stated
         if limits.remaining == 0 and limits.reset is not None and limits.reset > COARSE_SECONDS:
-            self._paused_until = max(self._paused_until, now + limits.reset)
+            self._paused_until = max(self._paused_until, now + min(limits.reset, MAX_PAUSE))
 
 
 @frozen
 class RateLimits:
-    """What a response's rate-limit headers say: the quota per second, the requests left, seconds to the reset."""
+    """What a response's rate-limit headers say: the quota per second, the requests left, seconds to the reset.
+
+    `per_second` is within 0.5 and a million whatever the headers say (a quota of 0 is 0.5).
+    """
 
     per_second: float | None = None
     remaining: int | None = None
@@ -462,7 +484,7 @@ def rate_limits(headers: Mapping[str, str]) -> RateLimits:
         reset = reset if reset is not None else _number(headers.get(prefix + "reset"))
     if reset is not None and reset > EPOCH_TIMES:  # an epoch time (as GitHub sends), not seconds from now
         reset -= time.time()
-    per_second = quota / window if quota is not None and window else None
+    per_second = min(max(quota / window, MIN_RATE), MAX_RATE) if quota is not None and window else None
     return RateLimits(per_second, None if remaining is None else int(remaining), reset)
 
 
