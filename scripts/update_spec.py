@@ -4,13 +4,16 @@
                                   [--json] [--check] [--changelog CHANGELOG.md]
 
 A SOURCE is a path or an http(s) URL holding an OpenAPI document (YAML or JSON) or a
-documentation page with the document in a fenced ``yaml`` block (Versive publishes one
-page per endpoint, each with a partial document). An INDEX is a documentation index in the
-llms.txt form (a Markdown list of ``- [Title](url): description`` lines): every page it
-links on its own site is fetched, and those that carry an OpenAPI document are the API
-pages followed; the others are skipped. A sources file lists sources one per line, an
-index as ``index URL``. The API pages followed are recorded in ``.github/spec-pages.txt``
-beside the spec, so that the report can name pages new in the index and pages gone.
+documentation page with the document in a fenced code block (Versive publishes one page
+per endpoint, each with a partial document in a ``yaml`` fence). A source is parsed before
+it is judged: comments and any key order are fine, and a file or fenced block is the
+document when it parses to a mapping with an ``openapi`` key. An INDEX is a documentation
+index in the llms.txt form (a Markdown list of ``- [Title](url): description`` lines):
+every page it links on its own site is fetched, and those that carry an OpenAPI document
+are the API pages followed; the others are skipped. A sources file lists sources one per
+line, an index as ``index URL``. The API pages followed are recorded in
+``.github/spec-pages.txt`` beside the spec, so that the report can name pages new in the
+index and pages gone.
 
 The documents are merged (paths and components united; one component defined two ways is
 an error naming both pages), validated, and written to openapi.yaml only if they validate
@@ -31,7 +34,7 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import httpx
 import regenerate
@@ -48,7 +51,13 @@ EXIT_ERROR = 1
 EXIT_NON_BREAKING = 10
 EXIT_BREAKING = 20
 EXIT_FETCH_FAILED = 30
-FENCED_YAML = re.compile(r"^(`{3,}|~{3,})ya?ml[^\n]*\n(.*?)^\1\s*$", re.MULTILINE | re.DOTALL)
+# A fenced code block: its fence, its info string (any), its text.
+FENCED_BLOCK = re.compile(r"^(`{3,}|~{3,})([^\n]*)\n(.*?)^\1[ \t]*$", re.MULTILINE | re.DOTALL)
+# The info strings of blocks that say they hold YAML or JSON (or say nothing): one of these that does not parse
+# but has an `openapi` key line is a broken document, not an example. A shell script writing a spec is an example.
+DATA_FENCES = frozenset({"", "yaml", "yml", "json"})
+# A line giving an `openapi` key: top-level YAML (quoted or not), or JSON at any indent or just after its brace.
+OPENAPI_KEY = re.compile(r"""^["']?openapi["']?[ \t]*:|^\s*"openapi"[ \t]*:|\{\s*"openapi"\s*:""", re.MULTILINE)
 # A list item's link destination: <in angle brackets>, or bare up to the closing parenthesis with any spaces
 # kept (Versive's site keeps Question Logic's pages in `question logic/`, and an index may write the space as is),
 # then an optional "title".
@@ -165,17 +174,44 @@ def read_pages(sources: Sequence[str], indexes: Sequence[str]) -> Pages:
 
 
 def parse_source(name: str, raw: str) -> Source:
-    """The OpenAPI document of a page or file; NotAnApiPage when it holds none, UpdateError when it is broken."""
-    text = _openapi_text(raw)
-    if text is None:
-        raise NotAnApiPage("holds no OpenAPI document (no `openapi` key)")
+    """The OpenAPI document of a page or file; NotAnApiPage when it holds none, UpdateError when it is broken.
+
+    The whole text is the document when it parses (YAML or JSON) to a mapping with an `openapi` key. Otherwise
+    each fenced block of the page, in order, until one decides: a block that parses to such a mapping is the
+    document; a YAML, JSON or unlabelled block that does not parse but has an `openapi` key line is a broken
+    document. A text with no fences that does not parse but has such a line is a broken document too.
+    """
+    document, error = _parse(raw)
+    if _is_openapi(document):
+        return Source(name, raw, document)
+    blocks = list(FENCED_BLOCK.finditer(raw))
+    if error is not None and not blocks and OPENAPI_KEY.search(raw):
+        raise UpdateError(f"not YAML or JSON: {error}")
+    for block in blocks:
+        label, text = (block.group(2).split() or [""])[0].lower(), block.group(3)
+        document, error = _parse(text)
+        if _is_openapi(document):
+            return Source(name, text, document)
+        if error is not None and label in DATA_FENCES and OPENAPI_KEY.search(text):
+            raise UpdateError(f"not YAML or JSON: {error}")
+    raise NotAnApiPage("holds no OpenAPI document (nothing in it parses to a mapping with an `openapi` key)")
+
+
+def _parse(text: str) -> tuple[Any, str | None]:
+    """(what `text` holds, None), or (None, why it is neither YAML nor JSON)."""
     try:
-        document = yaml.safe_load(text)
+        # YAML first, as the vendored spec is read, so that a document and its copy read the same.
+        return yaml.safe_load(text), None
     except yaml.YAMLError as exc:
-        raise UpdateError(f"not YAML or JSON: {' '.join(str(exc).split())}") from None
-    if not isinstance(document, dict) or "openapi" not in document:
-        raise NotAnApiPage("holds no OpenAPI document (no `openapi` key)")
-    return Source(name, text, document)
+        reason = " ".join(str(exc).split())
+    try:
+        return json.loads(text), None  # JSON that YAML refuses, such as JSON indented with tabs
+    except ValueError as exc:
+        return None, (str(exc) if text.lstrip().startswith("{") else reason)
+
+
+def _is_openapi(document: Any) -> TypeGuard[dict[str, Any]]:
+    return isinstance(document, dict) and "openapi" in document
 
 
 def index_links(index: str, text: str) -> list[str]:
@@ -202,16 +238,6 @@ def _same_site(page: str, index: str) -> bool:
     if not _is_url(index):
         return not _is_url(page)
     return _is_url(page) and httpx.URL(page).netloc == httpx.URL(index).netloc
-
-
-def _openapi_text(raw: str) -> str | None:
-    """The OpenAPI text of a source: the fenced yaml block of a documentation page, or all of it."""
-    if raw.lstrip().startswith(("{", "openapi:")):
-        return raw
-    for match in FENCED_YAML.finditer(raw):
-        if re.search(r"^openapi:", match.group(2), re.MULTILINE):
-            return match.group(2)
-    return None
 
 
 def read_sources_file(path: Path) -> tuple[list[str], list[str]]:

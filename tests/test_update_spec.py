@@ -334,6 +334,74 @@ def test_a_source_can_be_a_url(tmp_path: Path, served_dir: str) -> None:
     assert (tmp_path / "openapi.yaml").read_bytes() == SPEC.read_bytes()
 
 
+# -- reading a source: parsed, not sniffed -------------------------------------------
+
+
+def info_first() -> dict[str, Any]:
+    """The vendored document with `info` moved before `openapi`: the same document, keys in another order."""
+    document = yaml.safe_load(SPEC.read_text())
+    return {"info": document.pop("info"), **document}
+
+
+SPEC_FILES = {
+    "a leading comment": lambda: "# Versive's API, as fetched\n" + SPEC.read_text(),
+    "a YAML comment, then info before openapi": lambda: (
+        "# Versive's API, as fetched\n\n" + yaml.safe_dump(info_first(), sort_keys=False)
+    ),
+    "JSON with info first": lambda: json.dumps(info_first(), indent=2),
+    "JSON indented with tabs": lambda: json.dumps(info_first(), indent="\t"),
+}
+
+
+@pytest.mark.parametrize("text", SPEC_FILES.values(), ids=SPEC_FILES.keys())
+def test_a_spec_file_is_read_whatever_comes_first(tmp_path: Path, text: Any) -> None:
+    """A comment first, `info` before `openapi`, JSON any way indented: the same document, so no change."""
+    (tmp_path / "openapi.yaml").write_bytes(SPEC.read_bytes())
+    source = tmp_path / "upstream.yaml"
+    source.write_text(text())
+    result = run(tmp_path, source)
+    assert result.returncode == NO_CHANGE, result.stderr
+    assert "No change for SDK users." in result.stdout
+
+
+def test_a_broken_spec_file_says_why(tmp_path: Path, vendored: Path) -> None:
+    """A file that opens with a comment and `info`, then breaks: the YAML error, not 'no OpenAPI document'."""
+    before = vendored.read_bytes()
+    source = tmp_path / "upstream.yaml"
+    source.write_text("# Versive's API\ninfo: {title: x\nopenapi: 3.1.0\npaths: {}\n")
+    result = run(tmp_path, source)
+    assert result.returncode == ERROR
+    assert f"{source}: not YAML or JSON: " in result.stderr
+    assert vendored.read_bytes() == before
+
+
+FENCES = {
+    "yaml, opening with a comment": ("````yaml POST /api/v1/interviews", "# From the API's own document\n{yaml}"),
+    "yaml, info first": ("```yml", "{info_first}"),
+    "json": ("```json", "{json}"),
+    "no info string": ("```", "{yaml}"),
+}
+
+
+@pytest.mark.parametrize(("fence", "body"), FENCES.values(), ids=FENCES.keys())
+def test_a_page_is_an_api_page_when_a_fenced_block_parses_to_a_document(tmp_path: Path, fence: str, body: str) -> None:
+    """Any fence, any info string, a comment or any key order inside: the block is the document, vendored as is."""
+    document = yaml.safe_load(SPEC.read_text())
+    block = body.format(
+        yaml=yaml.safe_dump(document, sort_keys=False),
+        info_first=yaml.safe_dump(info_first(), sort_keys=False),
+        json=json.dumps(document, indent=2) + "\n",
+    )
+    source = tmp_path / "page.md"
+    source.write_text(
+        "# Create Interview\n\nFirst, a guide's example:\n\n```bash\ncurl -X POST https://x.test/ -d '{}'\n```\n\n"
+        f"## OpenAPI\n\n{fence}\n{block}{fence[: len(fence) - len(fence.lstrip('`'))]}\n"
+    )
+    result = run(tmp_path, source)
+    assert result.returncode == NON_BREAKING, result.stderr
+    assert (tmp_path / "openapi.yaml").read_text() == block
+
+
 # -- following a documentation index -------------------------------------------------
 
 
@@ -389,6 +457,33 @@ def test_an_index_is_followed_and_what_fails_is_named(tmp_path: Path, served_dir
     assert f"- could not be read: {served_dir}/missing.md: cannot fetch: HTTP 404" in text
     assert "- 1 linked page(s) hold no OpenAPI document and were skipped" in text
     assert "- 1 link(s) to another site were not followed" in text
+
+
+MENTIONS = {
+    "a string": '```yaml\n"Every document opens with its version, as in\nopenapi: 3.1.0"\n```\n',
+    "a value": "```yaml\n# Where the document is\nspec: openapi.json\ngenerator: 'openapi: python'\n```\n",
+    "a list": "```yaml\n- openapi: 3.1.0\n```\n",
+    "a shell script": "```bash\ncat > openapi.yaml <<'EOF'\nopenapi: 3.1.0\ninfo: {title: x\nEOF\n```\n",
+    "broken JSON": '```json\n{"spec": "openapi.json", ...}\n```\n',
+}
+
+
+def test_a_page_whose_fences_only_mention_openapi_is_skipped(tmp_path: Path, served_dir: str) -> None:
+    """A fence that parses to anything but a mapping with `openapi`, or is no YAML it claims to be: skipped."""
+    (tmp_path / "openapi.yaml").write_bytes(SPEC.read_bytes())
+    (tmp_path / "create.md").write_text(page(yaml.safe_load(SPEC.read_text())))
+    names = [name.replace(" ", "-") for name in MENTIONS]
+    for name, block in zip(names, MENTIONS.values(), strict=True):
+        (tmp_path / f"{name}.md").write_text(f"# Guide\n\nThe spec is `openapi.json`.\n\n{block}")
+    write_index(tmp_path, "- [Create](/create.md): c", *(f"- [{name}](/{name}.md): g" for name in names))
+
+    result = run(tmp_path, "--index", f"{served_dir}/llms.txt", extra=("--json",))
+
+    assert result.returncode == NO_CHANGE, result.stdout + result.stderr
+    found = report(result)["pages"]
+    assert found["followed"] == [f"{served_dir}/create.md"]
+    assert found["skipped"] == [f"{served_dir}/{name}.md" for name in names]
+    assert found["failed"] == []
 
 
 def test_pages_new_and_gone_are_reported_against_the_record(tmp_path: Path, served_dir: str) -> None:
