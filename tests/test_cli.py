@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import json
 import os
 import pty
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,15 +25,15 @@ import click
 import httpx
 import pytest
 
-from versive_client import __version__
+from versive_client import VersiveClient, __version__
 from versive_client._generated.operations import OPERATIONS, Operation, Param
 from versive_client.cli import main
-from versive_client.cli._batch import idempotency_key
+from versive_client.cli._batch import RESULT_COLUMNS, BatchSpec, InputError, idempotency_key, run_batch
 from versive_client.cli._operations import SpecValue, add_operation_commands, operation_command
 from versive_client.testing import FakeVersive, RateLimit, faults
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
     from pathlib import Path
 
 KEY = "cli-secret-key"
@@ -47,10 +49,12 @@ def fake() -> Iterator[tuple[FakeVersive, dict[str, str]]]:
         yield served, env
 
 
-def versive(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `python -m versive_client ARGS`."""
+def versive(
+    *args: str | Path, env: dict[str, str] | None = None, wrapper: Sequence[str] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m versive_client ARGS` (under `wrapper`, a command that runs another)."""
     return subprocess.run(
-        [sys.executable, "-m", "versive_client", *map(str, args)],
+        [*wrapper, sys.executable, "-m", "versive_client", *map(str, args)],
         capture_output=True,
         text=True,
         check=False,
@@ -349,6 +353,112 @@ def test_an_unrelated_out_file_is_not_overwritten(fake: tuple[FakeVersive, dict[
     assert result.returncode == 3
     assert "is not a results file" in result.stderr
     assert out.read_text() == "name,salary\nAda,1\n"
+
+
+def unwritable_out(tmp_path: Path, case: str) -> tuple[Path, str]:
+    """An --out that cannot be written, made for `case`, and what the refusal says about it."""
+    if case == "missing folder":
+        out = tmp_path / "missing" / "o.csv"
+        return out, f"File {str(out)!r} cannot be written: the folder {str(out.parent)!r} does not exist."
+    if case == "a folder":
+        return tmp_path, f"File {str(tmp_path)!r} is a directory."
+    if case == "a file for a folder":
+        (tmp_path / "notes.txt").write_text("")
+        out = tmp_path / "notes.txt" / "o.csv"
+        return out, f"File {str(out)!r} cannot be written: {str(out.parent)!r} is not a folder."
+    if case == "not a regular file":
+        out = tmp_path / "fifo.csv"
+        os.mkfifo(out)
+        return out, f"File {str(out)!r} cannot be written: it is not a regular file."
+    if case == "read-only file":
+        out = tmp_path / "o.csv"
+        out.write_text(",".join(RESULT_COLUMNS) + "\n")
+        out.chmod(0o444)
+        return out, f"File {str(out)!r} is not writable."
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    out = folder / "o.csv"
+    if case == "read-only folder, results in it":
+        out.write_text(",".join(RESULT_COLUMNS) + "\n")  # a rerun rewrites it beside itself
+    folder.chmod(0o555)
+    return out, f"File {str(out)!r} cannot be written: the folder {str(folder)!r} is not writable."
+
+
+BY_FILE_MODES = ("read-only file", "read-only folder", "read-only folder, results in it")
+
+
+def file_modes_bind() -> list[str]:
+    """A command prefix under which file modes stop writes: none for a user; for root, setpriv dropping the override."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    drop = [str(setpriv), "--bounding-set=-dac_override,-dac_read_search,-fowner"]
+    if setpriv is None or subprocess.run([*drop, "true"], check=False, capture_output=True).returncode != 0:
+        pytest.skip("root writes whatever the file modes say, and setpriv cannot take that power away here")
+    return drop
+
+
+@pytest.mark.parametrize(
+    "case", ["missing folder", "a folder", "a file for a folder", "not a regular file", *BY_FILE_MODES]
+)
+def test_an_out_that_cannot_be_written_is_refused_before_sending(
+    fake: tuple[FakeVersive, dict[str, str]], tmp_path: Path, case: str
+) -> None:
+    """--out that cannot be written: exit 2 (bad usage) with one error line naming it and why; nothing is sent."""
+    served, env = fake
+    wrapper = file_modes_bind() if case in BY_FILE_MODES else []
+    participants = write_participants(tmp_path / "p.csv", 3)
+    out, problem = unwritable_out(tmp_path, case)
+    try:
+        result = versive(
+            "interviews", "create-batch", participants, "--study-id", "s", "--out", out, env=env, wrapper=wrapper
+        )
+    finally:
+        if case in BY_FILE_MODES:  # writable again, for pytest to remove
+            out.parent.chmod(0o755)
+            if out.exists():
+                out.chmod(0o644)
+    assert result.returncode == 2, result.stderr
+    assert [line for line in result.stderr.splitlines() if "rror" in line] == [
+        f"Error: Invalid value for '--out': {problem}"
+    ]
+    assert "Traceback" not in result.stderr
+    assert "creating" not in result.stderr
+    assert served.requests == []
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"\n", b" \r\n\t\n", b"\xef\xbb\xbf"], ids=["0 bytes", "newline", "whitespace", "BOM"]
+)
+def test_an_empty_out_made_beforehand_is_a_new_results_file(
+    fake: tuple[FakeVersive, dict[str, str]], tmp_path: Path, content: bytes
+) -> None:
+    """An --out created empty (`touch`, `echo >`, a spreadsheet's empty save) gets the header, then the rows."""
+    served, env = fake
+    participants = write_participants(tmp_path / "p.csv", 4)
+    out = tmp_path / "o.csv"
+    out.write_bytes(content)
+    result = versive("interviews", "create-batch", participants, "--study-id", "s", "--out", out, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "created 4, failed 0, skipped 0" in result.stdout
+    assert out.read_text(encoding="utf-8").splitlines()[0] == ",".join(RESULT_COLUMNS)
+    assert_complete(served, out, 4)
+
+
+def test_an_out_that_fails_to_open_after_the_check_is_one_error(tmp_path: Path) -> None:
+    """Should --out become unwritable after the command checked it, run_batch refuses it before sending anything."""
+    fake = FakeVersive(api_key=KEY)
+    participants = write_participants(tmp_path / "p.csv", 2)
+    spec = BatchSpec(participants, tmp_path / "gone" / "o.csv", "s")
+
+    async def go() -> None:
+        async with VersiveClient(KEY, base_url="https://fake.versive.test", transport=fake.transport()) as client:
+            await run_batch(client, spec, concurrency=1, rate=None, tally_out=print, progress=print)
+
+    with pytest.raises(InputError) as refused:
+        asyncio.run(go())
+    assert str(refused.value) == f"{spec.out}: cannot write: No such file or directory"
+    assert fake.requests == []
 
 
 def test_ten_thousand_rows_with_faults_firing(fake: tuple[FakeVersive, dict[str, str]], tmp_path: Path) -> None:

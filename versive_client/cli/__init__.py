@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from versive_client import NOT_GIVEN, VersiveClient, VersiveError, __version__
-from versive_client.cli._batch import BatchSpec, InputError, Tally, run_batch
+from versive_client.cli._batch import BatchSpec, InputError, Tally, out_problem, run_batch
 from versive_client.cli._operations import add_operation_commands
 
 if TYPE_CHECKING:
@@ -160,10 +160,24 @@ def create(
     _run(go)
 
 
+def _results_file(_ctx: click.Context, _param: click.Parameter, out: Path) -> Path:
+    """--out, refused as bad usage (before anything is read or sent) unless it can be written."""
+    problem = out_problem(out)
+    if problem is not None:
+        raise click.BadParameter(f"File {str(out)!r} cannot be written: {problem}.")
+    return out
+
+
 @interviews.command("create-batch", epilog=EXIT_CODES)
 @click.argument("participants", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @click.option("--study-id", required=True, help="The study every interview belongs to.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Results CSV file.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    callback=_results_file,
+    help="Results CSV file (new, empty, or an earlier run's to resume).",
+)
 @click.option("--id-column", default="participant_id", show_default=True, help="Column with the participant id.")
 @click.option("--title-column", help="Column with each interview's title.")
 @click.option("--language", default="English", show_default=True, help="The interviews' language.")
@@ -197,6 +211,9 @@ def create_batch(
     \b
     Each result is written to --out as soon as it is known, one row per participant:
     participant_id, study_id, interview_id, link, status, created_at, error.
+    --out may be new, empty, or an earlier run's; one that cannot be written (its
+    folder missing or read-only, a read-only file, a directory) is bad usage (exit 2),
+    refused before anything is sent.
     Run the same command again after an interruption or failures: participants
     already in --out are skipped, failed rows are retried (an --out for another
     study is refused). Each row's idempotency key
