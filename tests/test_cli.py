@@ -27,10 +27,11 @@ import pytest
 
 from versive_client import VersiveClient, __version__
 from versive_client._generated.operations import OPERATIONS, Operation, Param
+from versive_client.bulk import content_key
 from versive_client.cli import main
-from versive_client.cli._batch import RESULT_COLUMNS, BatchSpec, InputError, idempotency_key, run_batch
+from versive_client.cli._batch import RESULT_COLUMNS, BatchSpec, InputError, run_batch
 from versive_client.cli._operations import SpecValue, add_operation_commands, operation_command
-from versive_client.testing import FakeVersive, RateLimit, faults
+from versive_client.testing import FakeVersive, RateLimit, RecordedRequest, faults
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -259,12 +260,125 @@ def test_a_batch_creates_one_interview_per_row(fake: tuple[FakeVersive, dict[str
     first = next(i for i in served.interviews if i.to_dict()["metadata"]["participant_id"] == "p-00001")
     assert first.title == "Person 1"
     assert first.to_dict()["metadata"] == {"participant_id": "p-00001", "email": "p1@example.com", "cohort": "A"}
-    assert served.attempts(idempotency_key("st", "p-00001")) == 1
+    body = {"study_id": "st", "title": "Person 1", "language": "English", "metadata": first.to_dict()["metadata"]}
+    assert served.attempts(content_key(body)) == 1
 
     again = versive("interviews", "create-batch", participants, "--study-id", "st", "--out", out, env=env)
     assert again.returncode == 0
     assert "created 0, failed 0, skipped 1000" in again.stdout
     assert len(served.interviews) == 1000
+
+
+def keys_by_participant(requests: Sequence[RecordedRequest]) -> dict[str, str | None]:
+    """Each participant's ``Idempotency-Key``, as the fake recorded the requests."""
+    return {request.body["metadata"]["participant_id"]: request.idempotency_key for request in requests}
+
+
+def change_row(participants: Path, participant: str, column: str, value: str) -> None:
+    """Set one cell of the participants CSV."""
+    with participants.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        if row["participant_id"] == participant:
+            row[column] = value
+    with participants.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_the_same_rows_send_the_same_keys_on_every_run(
+    fake: tuple[FakeVersive, dict[str, str]], tmp_path: Path
+) -> None:
+    """Two runs of the same rows (each with a new --out) send the same keys: the second run's answers are replays."""
+    served, env = fake
+    participants = write_participants(tmp_path / "p.csv", 20)
+    batch = ("interviews", "create-batch", participants, "--study-id", "st", "--title-column", "name")
+    # Each run in a process of its own, with its own str hash: the key must not depend on it.
+    first = versive(*batch, "--out", tmp_path / "first.csv", env={**env, "PYTHONHASHSEED": "1"})
+    assert first.returncode == 0, first.stderr
+    sent = len(served.requests)
+    second = versive(*batch, "--out", tmp_path / "second.csv", env={**env, "PYTHONHASHSEED": "2"})
+    assert second.returncode == 0, second.stderr
+
+    first_keys = keys_by_participant(served.requests[:sent])
+    assert keys_by_participant(served.requests[sent:]) == first_keys
+    assert len(set(first_keys.values())) == 20
+    body = {"study_id": "st", "title": "Person 1", "language": "English",
+            "metadata": {"participant_id": "p-00001", "email": "p1@example.com", "cohort": "A"}}  # fmt: skip
+    assert first_keys["p-00001"] == content_key(body), "a digest of the request body, computed alike anywhere"
+    assert len(served.interviews) == 20
+    ids = [sorted(row["interview_id"] for row in read_results(tmp_path / name)) for name in ("first.csv", "second.csv")]
+    assert ids[0] == ids[1]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "args"),
+    [
+        ("name", "Someone else", []),
+        ("email", "new@example.com", []),
+        ("cohort", "B", []),
+        (None, "", ["--language", "German"]),
+    ],
+    ids=["title", "metadata", "empty cell filled", "language"],
+)
+def test_a_changed_row_gets_a_new_key(
+    fake: tuple[FakeVersive, dict[str, str]], tmp_path: Path, column: str | None, value: str, args: list[str]
+) -> None:
+    """The key covers everything sent: a changed title, cell or language is a new key; unchanged rows keep theirs."""
+    served, env = fake
+    participants = write_participants(tmp_path / "p.csv", 4)
+    batch = ("interviews", "create-batch", participants, "--study-id", "st", "--title-column", "name")
+    assert versive(*batch, "--out", tmp_path / "first.csv", env=env).returncode == 0
+    sent = len(served.requests)
+    if column is not None:
+        change_row(participants, "p-00000", column, value)
+    second = versive(*batch, "--out", tmp_path / "second.csv", *args, env=env)
+    assert second.returncode == 0, second.stderr
+
+    before, after = keys_by_participant(served.requests[:sent]), keys_by_participant(served.requests[sent:])
+    changed = {participant for participant in before if before[participant] != after[participant]}
+    assert changed == ({"p-00000"} if column is not None else set(before))
+
+
+def test_a_failed_row_changed_before_the_rerun_is_created_not_refused(
+    fake: tuple[FakeVersive, dict[str, str]], tmp_path: Path
+) -> None:
+    """A row whose answer was lost, then edited: the rerun sends it under a new key, so it is created, not refused."""
+    served, env = fake
+    served.faults.queue(*[faults.BadContentEncoding()] * 6)  # the first row is created; each answer is lost
+    participants = write_participants(tmp_path / "p.csv", 3)
+    out = tmp_path / "o.csv"
+    batch = ("interviews", "create-batch", participants, "--study-id", "s", "--out", out, "--title-column", "name",
+             "--concurrency", "1")  # fmt: skip
+    assert versive(*batch, env=env).returncode == 1
+    (failed,) = [row["participant_id"] for row in read_results(out) if row["error"]]
+
+    change_row(participants, failed, "name", "Renamed")
+    rerun = versive(*batch, env=env)
+
+    assert rerun.returncode == 0, rerun.stderr
+    assert "created 1, failed 0, skipped 2" in rerun.stdout
+    (row,) = [row for row in read_results(out) if row["participant_id"] == failed]
+    assert next(i for i in served.interviews if i.id == row["interview_id"]).title == "Renamed"
+    # The first run's request did create one, unseen: the cost of editing a row that failed.
+    assert interviews_per_participant(served)[failed] == 2
+
+
+def test_a_changed_row_already_in_the_results_is_not_sent_again(
+    fake: tuple[FakeVersive, dict[str, str]], tmp_path: Path
+) -> None:
+    """A rerun with the same --out skips participants already created, whatever changed in their rows."""
+    served, env = fake
+    participants = write_participants(tmp_path / "p.csv", 3)
+    batch = ("interviews", "create-batch", participants, "--study-id", "s", "--out", tmp_path / "o.csv",
+             "--title-column", "name")  # fmt: skip
+    assert versive(*batch, env=env).returncode == 0
+    change_row(participants, "p-00001", "name", "Renamed")
+    rerun = versive(*batch, "--language", "German", env=env)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "created 0, failed 0, skipped 3" in rerun.stdout
+    assert len(served.requests) == 3
 
 
 @pytest.mark.parametrize(

@@ -215,10 +215,16 @@ def create_batch(
     folder missing or read-only, a read-only file, a directory) is bad usage (exit 2),
     refused before anything is sent.
     Run the same command again after an interruption or failures: participants
-    already in --out are skipped, failed rows are retried (an --out for another
-    study is refused). Each row's idempotency key
-    is derived from the study and participant id, so a request in flight at a crash
-    is not duplicated by a server that honours the key. (The Versive API does not
+    already in --out are skipped, whatever changed in their rows (a new title does
+    not create a second interview for them); failed rows are retried (an --out for
+    another study is refused).
+    \b
+    Each row's idempotency key is a digest of all its request sends: study id,
+    title, language and metadata (every column). Unchanged rows send the same keys
+    on every run, so a request in flight at a crash is not duplicated by a server
+    that honours them. A row not yet in --out that changed since (a title, a cell,
+    --language) is a new request with a new key: if the earlier one reached the
+    server, that participant may get a second interview. (The Versive API does not
     document idempotency; the bundled fake honours it.)
     """
     for value, option in ((study_id, "--study-id"), (language, "--language"), (id_column, "--id-column")):

@@ -4,9 +4,10 @@ The input is read twice, never held whole: once to check every row before anythi
 sent, once to send (input from a pipe or stdin is copied to a temporary file as it is
 checked). Each result is written and flushed as soon as it is known, so a run killed at
 any moment leaves a results file that says exactly what was created, and for which
-study. A rerun keeps the successful rows, retries the rest, and derives each row's
-idempotency key from the study and participant id, so a request in flight at the crash
-is not duplicated by a server that honours the key.
+study. A rerun keeps the successful rows and retries the rest. Each row's idempotency
+key is a digest of its whole request (study, title, language, metadata), so a request
+in flight at a crash is not duplicated by a server that honours the key, and a row
+changed since is a new request, not a used key with another body.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
-import hashlib
 import os
 import shutil
 import stat
@@ -26,7 +26,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from attrs import define, field
 
-from versive_client.bulk import Pacer
+from versive_client.bulk import Pacer, content_key
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator, Sequence
@@ -71,21 +71,13 @@ class Row:
 
     def arguments(self, spec: BatchSpec) -> dict[str, Any]:
         """This row as an item for ``create_interviews``: create_interview's arguments (no title when it has none)."""
-        arguments: dict[str, Any] = {
-            "study_id": spec.study_id,
-            "metadata": self.metadata,
-            "language": spec.language,
-            "idempotency_key": idempotency_key(spec.study_id, self.participant_id),
-        }
+        arguments: dict[str, Any] = {"study_id": spec.study_id, "metadata": self.metadata, "language": spec.language}
         if self.title is not None:
             arguments["title"] = self.title
+        # A digest of everything sent: the same row sends the same key on every run, and
+        # a changed row a new one, never a used key with another body.
+        arguments["idempotency_key"] = content_key(arguments)
         return arguments
-
-
-def idempotency_key(study_id: str, participant_id: str) -> str:
-    """The same key for the same study and participant, on every run."""
-    digest = hashlib.sha256(f"{study_id}\0{participant_id}".encode()).hexdigest()
-    return f"versive-batch-{digest[:40]}"
 
 
 @contextlib.contextmanager
