@@ -218,6 +218,15 @@ def test_help_documents_the_exit_codes() -> None:
     assert "Every column except --title-column goes into the interview's metadata" in result.stdout
 
 
+def test_the_batch_help_says_what_the_key_covers_in_plain_paragraphs() -> None:
+    """create-batch --help says what the idempotency key covers and what a changed row means; no stray markup."""
+    result = versive("interviews", "create-batch", "--help")
+    assert "\\b" not in result.stdout  # click's no-rewrap marker, printed when the docstring was raw
+    text = " ".join(result.stdout.split())
+    assert "digest of everything its request sends: the study id, title, language and metadata (every column)" in text
+    assert "a new title does not create a second interview for them" in text
+
+
 def test_demo_prints_an_interview() -> None:
     """`versive demo` needs no key: it serves the fake and creates an interview over HTTP."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VERSIVE_")}

@@ -198,29 +198,29 @@ def create_batch(
     concurrency: int,
     rate: float | None,
 ) -> None:
-    r"""Create one interview per row of PARTICIPANTS (a UTF-8 CSV file with a header; - for stdin).
+    """Create one interview per row of PARTICIPANTS (a UTF-8 CSV file with a header; - for stdin).
 
-    \b
     Every column except --title-column goes into the interview's metadata, under its
     header name (empty cells are left out); the participant id is always there.
     The whole file is checked first (id column present, ids non-empty and unique,
     UTF-8); if anything is wrong, nothing is sent.
-    \b
+
     Requests go as fast as --concurrency allows until the API refuses some (429) or
     states its rate limit; then at the pace it accepts. --rate caps them.
-    \b
+
     Each result is written to --out as soon as it is known, one row per participant:
     participant_id, study_id, interview_id, link, status, created_at, error.
     --out may be new, empty, or an earlier run's; one that cannot be written (its
     folder missing or read-only, a read-only file, a directory) is bad usage (exit 2),
     refused before anything is sent.
+
     Run the same command again after an interruption or failures: participants
     already in --out are skipped, whatever changed in their rows (a new title does
     not create a second interview for them); failed rows are retried (an --out for
     another study is refused).
-    \b
-    Each row's idempotency key is a digest of all its request sends: study id,
-    title, language and metadata (every column). Unchanged rows send the same keys
+
+    Each row's idempotency key is a digest of everything its request sends: the
+    study id, title, language and metadata (every column). Unchanged rows send the same keys
     on every run, so a request in flight at a crash is not duplicated by a server
     that honours them. A row not yet in --out that changed since (a title, a cell,
     --language) is a new request with a new key: if the earlier one reached the
