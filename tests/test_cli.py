@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import json
 import os
 import pty
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,15 +25,16 @@ import click
 import httpx
 import pytest
 
-from versive_client import __version__
+from versive_client import VersiveClient, __version__
 from versive_client._generated.operations import OPERATIONS, Operation, Param
+from versive_client.bulk import content_key
 from versive_client.cli import main
-from versive_client.cli._batch import idempotency_key
+from versive_client.cli._batch import RESULT_COLUMNS, BatchSpec, InputError, run_batch
 from versive_client.cli._operations import SpecValue, add_operation_commands, operation_command
-from versive_client.testing import FakeVersive, RateLimit, faults
+from versive_client.testing import FakeVersive, RateLimit, RecordedRequest, faults
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
     from pathlib import Path
 
 KEY = "cli-secret-key"
@@ -47,10 +50,12 @@ def fake() -> Iterator[tuple[FakeVersive, dict[str, str]]]:
         yield served, env
 
 
-def versive(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `python -m versive_client ARGS`."""
+def versive(
+    *args: str | Path, env: dict[str, str] | None = None, wrapper: Sequence[str] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m versive_client ARGS` (under `wrapper`, a command that runs another)."""
     return subprocess.run(
-        [sys.executable, "-m", "versive_client", *map(str, args)],
+        [*wrapper, sys.executable, "-m", "versive_client", *map(str, args)],
         capture_output=True,
         text=True,
         check=False,
@@ -213,6 +218,15 @@ def test_help_documents_the_exit_codes() -> None:
     assert "Every column except --title-column goes into the interview's metadata" in result.stdout
 
 
+def test_the_batch_help_says_what_the_key_covers_in_plain_paragraphs() -> None:
+    """create-batch --help says what the idempotency key covers and what a changed row means; no stray markup."""
+    result = versive("interviews", "create-batch", "--help")
+    assert "\\b" not in result.stdout  # click's no-rewrap marker, printed when the docstring was raw
+    text = " ".join(result.stdout.split())
+    assert "digest of everything its request sends: the study id, title, language and metadata (every column)" in text
+    assert "a new title does not create a second interview for them" in text
+
+
 def test_demo_prints_an_interview() -> None:
     """`versive demo` needs no key: it serves the fake and creates an interview over HTTP."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VERSIVE_")}
@@ -255,12 +269,125 @@ def test_a_batch_creates_one_interview_per_row(fake: tuple[FakeVersive, dict[str
     first = next(i for i in served.interviews if i.to_dict()["metadata"]["participant_id"] == "p-00001")
     assert first.title == "Person 1"
     assert first.to_dict()["metadata"] == {"participant_id": "p-00001", "email": "p1@example.com", "cohort": "A"}
-    assert served.attempts(idempotency_key("st", "p-00001")) == 1
+    body = {"study_id": "st", "title": "Person 1", "language": "English", "metadata": first.to_dict()["metadata"]}
+    assert served.attempts(content_key(body)) == 1
 
     again = versive("interviews", "create-batch", participants, "--study-id", "st", "--out", out, env=env)
     assert again.returncode == 0
     assert "created 0, failed 0, skipped 1000" in again.stdout
     assert len(served.interviews) == 1000
+
+
+def keys_by_participant(requests: Sequence[RecordedRequest]) -> dict[str, str | None]:
+    """Each participant's ``Idempotency-Key``, as the fake recorded the requests."""
+    return {request.body["metadata"]["participant_id"]: request.idempotency_key for request in requests}
+
+
+def change_row(participants: Path, participant: str, column: str, value: str) -> None:
+    """Set one cell of the participants CSV."""
+    with participants.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        if row["participant_id"] == participant:
+            row[column] = value
+    with participants.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_the_same_rows_send_the_same_keys_on_every_run(
+    fake: tuple[FakeVersive, dict[str, str]], tmp_path: Path
+) -> None:
+    """Two runs of the same rows (each with a new --out) send the same keys: the second run's answers are replays."""
+    served, env = fake
+    participants = write_participants(tmp_path / "p.csv", 20)
+    batch = ("interviews", "create-batch", participants, "--study-id", "st", "--title-column", "name")
+    # Each run in a process of its own, with its own str hash: the key must not depend on it.
+    first = versive(*batch, "--out", tmp_path / "first.csv", env={**env, "PYTHONHASHSEED": "1"})
+    assert first.returncode == 0, first.stderr
+    sent = len(served.requests)
+    second = versive(*batch, "--out", tmp_path / "second.csv", env={**env, "PYTHONHASHSEED": "2"})
+    assert second.returncode == 0, second.stderr
+
+    first_keys = keys_by_participant(served.requests[:sent])
+    assert keys_by_participant(served.requests[sent:]) == first_keys
+    assert len(set(first_keys.values())) == 20
+    body = {"study_id": "st", "title": "Person 1", "language": "English",
+            "metadata": {"participant_id": "p-00001", "email": "p1@example.com", "cohort": "A"}}  # fmt: skip
+    assert first_keys["p-00001"] == content_key(body), "a digest of the request body, computed alike anywhere"
+    assert len(served.interviews) == 20
+    ids = [sorted(row["interview_id"] for row in read_results(tmp_path / name)) for name in ("first.csv", "second.csv")]
+    assert ids[0] == ids[1]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "args"),
+    [
+        ("name", "Someone else", []),
+        ("email", "new@example.com", []),
+        ("cohort", "B", []),
+        (None, "", ["--language", "German"]),
+    ],
+    ids=["title", "metadata", "empty cell filled", "language"],
+)
+def test_a_changed_row_gets_a_new_key(
+    fake: tuple[FakeVersive, dict[str, str]], tmp_path: Path, column: str | None, value: str, args: list[str]
+) -> None:
+    """The key covers everything sent: a changed title, cell or language is a new key; unchanged rows keep theirs."""
+    served, env = fake
+    participants = write_participants(tmp_path / "p.csv", 4)
+    batch = ("interviews", "create-batch", participants, "--study-id", "st", "--title-column", "name")
+    assert versive(*batch, "--out", tmp_path / "first.csv", env=env).returncode == 0
+    sent = len(served.requests)
+    if column is not None:
+        change_row(participants, "p-00000", column, value)
+    second = versive(*batch, "--out", tmp_path / "second.csv", *args, env=env)
+    assert second.returncode == 0, second.stderr
+
+    before, after = keys_by_participant(served.requests[:sent]), keys_by_participant(served.requests[sent:])
+    changed = {participant for participant in before if before[participant] != after[participant]}
+    assert changed == ({"p-00000"} if column is not None else set(before))
+
+
+def test_a_failed_row_changed_before_the_rerun_is_created_not_refused(
+    fake: tuple[FakeVersive, dict[str, str]], tmp_path: Path
+) -> None:
+    """A row whose answer was lost, then edited: the rerun sends it under a new key, so it is created, not refused."""
+    served, env = fake
+    served.faults.queue(*[faults.BadContentEncoding()] * 6)  # the first row is created; each answer is lost
+    participants = write_participants(tmp_path / "p.csv", 3)
+    out = tmp_path / "o.csv"
+    batch = ("interviews", "create-batch", participants, "--study-id", "s", "--out", out, "--title-column", "name",
+             "--concurrency", "1")  # fmt: skip
+    assert versive(*batch, env=env).returncode == 1
+    (failed,) = [row["participant_id"] for row in read_results(out) if row["error"]]
+
+    change_row(participants, failed, "name", "Renamed")
+    rerun = versive(*batch, env=env)
+
+    assert rerun.returncode == 0, rerun.stderr
+    assert "created 1, failed 0, skipped 2" in rerun.stdout
+    (row,) = [row for row in read_results(out) if row["participant_id"] == failed]
+    assert next(i for i in served.interviews if i.id == row["interview_id"]).title == "Renamed"
+    # The first run's request did create one, unseen: the cost of editing a row that failed.
+    assert interviews_per_participant(served)[failed] == 2
+
+
+def test_a_changed_row_already_in_the_results_is_not_sent_again(
+    fake: tuple[FakeVersive, dict[str, str]], tmp_path: Path
+) -> None:
+    """A rerun with the same --out skips participants already created, whatever changed in their rows."""
+    served, env = fake
+    participants = write_participants(tmp_path / "p.csv", 3)
+    batch = ("interviews", "create-batch", participants, "--study-id", "s", "--out", tmp_path / "o.csv",
+             "--title-column", "name")  # fmt: skip
+    assert versive(*batch, env=env).returncode == 0
+    change_row(participants, "p-00001", "name", "Renamed")
+    rerun = versive(*batch, "--language", "German", env=env)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "created 0, failed 0, skipped 3" in rerun.stdout
+    assert len(served.requests) == 3
 
 
 @pytest.mark.parametrize(
@@ -349,6 +476,112 @@ def test_an_unrelated_out_file_is_not_overwritten(fake: tuple[FakeVersive, dict[
     assert result.returncode == 3
     assert "is not a results file" in result.stderr
     assert out.read_text() == "name,salary\nAda,1\n"
+
+
+def unwritable_out(tmp_path: Path, case: str) -> tuple[Path, str]:
+    """An --out that cannot be written, made for `case`, and what the refusal says about it."""
+    if case == "missing folder":
+        out = tmp_path / "missing" / "o.csv"
+        return out, f"File {str(out)!r} cannot be written: the folder {str(out.parent)!r} does not exist."
+    if case == "a folder":
+        return tmp_path, f"File {str(tmp_path)!r} is a directory."
+    if case == "a file for a folder":
+        (tmp_path / "notes.txt").write_text("")
+        out = tmp_path / "notes.txt" / "o.csv"
+        return out, f"File {str(out)!r} cannot be written: {str(out.parent)!r} is not a folder."
+    if case == "not a regular file":
+        out = tmp_path / "fifo.csv"
+        os.mkfifo(out)
+        return out, f"File {str(out)!r} cannot be written: it is not a regular file."
+    if case == "read-only file":
+        out = tmp_path / "o.csv"
+        out.write_text(",".join(RESULT_COLUMNS) + "\n")
+        out.chmod(0o444)
+        return out, f"File {str(out)!r} is not writable."
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    out = folder / "o.csv"
+    if case == "read-only folder, results in it":
+        out.write_text(",".join(RESULT_COLUMNS) + "\n")  # a rerun rewrites it beside itself
+    folder.chmod(0o555)
+    return out, f"File {str(out)!r} cannot be written: the folder {str(folder)!r} is not writable."
+
+
+BY_FILE_MODES = ("read-only file", "read-only folder", "read-only folder, results in it")
+
+
+def file_modes_bind() -> list[str]:
+    """A command prefix under which file modes stop writes: none for a user; for root, setpriv dropping the override."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    drop = [str(setpriv), "--bounding-set=-dac_override,-dac_read_search,-fowner"]
+    if setpriv is None or subprocess.run([*drop, "true"], check=False, capture_output=True).returncode != 0:
+        pytest.skip("root writes whatever the file modes say, and setpriv cannot take that power away here")
+    return drop
+
+
+@pytest.mark.parametrize(
+    "case", ["missing folder", "a folder", "a file for a folder", "not a regular file", *BY_FILE_MODES]
+)
+def test_an_out_that_cannot_be_written_is_refused_before_sending(
+    fake: tuple[FakeVersive, dict[str, str]], tmp_path: Path, case: str
+) -> None:
+    """--out that cannot be written: exit 2 (bad usage) with one error line naming it and why; nothing is sent."""
+    served, env = fake
+    wrapper = file_modes_bind() if case in BY_FILE_MODES else []
+    participants = write_participants(tmp_path / "p.csv", 3)
+    out, problem = unwritable_out(tmp_path, case)
+    try:
+        result = versive(
+            "interviews", "create-batch", participants, "--study-id", "s", "--out", out, env=env, wrapper=wrapper
+        )
+    finally:
+        if case in BY_FILE_MODES:  # writable again, for pytest to remove
+            out.parent.chmod(0o755)
+            if out.exists():
+                out.chmod(0o644)
+    assert result.returncode == 2, result.stderr
+    assert [line for line in result.stderr.splitlines() if "rror" in line] == [
+        f"Error: Invalid value for '--out': {problem}"
+    ]
+    assert "Traceback" not in result.stderr
+    assert "creating" not in result.stderr
+    assert served.requests == []
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"\n", b" \r\n\t\n", b"\xef\xbb\xbf"], ids=["0 bytes", "newline", "whitespace", "BOM"]
+)
+def test_an_empty_out_made_beforehand_is_a_new_results_file(
+    fake: tuple[FakeVersive, dict[str, str]], tmp_path: Path, content: bytes
+) -> None:
+    """An --out created empty (`touch`, `echo >`, a spreadsheet's empty save) gets the header, then the rows."""
+    served, env = fake
+    participants = write_participants(tmp_path / "p.csv", 4)
+    out = tmp_path / "o.csv"
+    out.write_bytes(content)
+    result = versive("interviews", "create-batch", participants, "--study-id", "s", "--out", out, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "created 4, failed 0, skipped 0" in result.stdout
+    assert out.read_text(encoding="utf-8").splitlines()[0] == ",".join(RESULT_COLUMNS)
+    assert_complete(served, out, 4)
+
+
+def test_an_out_that_fails_to_open_after_the_check_is_one_error(tmp_path: Path) -> None:
+    """Should --out become unwritable after the command checked it, run_batch refuses it before sending anything."""
+    fake = FakeVersive(api_key=KEY)
+    participants = write_participants(tmp_path / "p.csv", 2)
+    spec = BatchSpec(participants, tmp_path / "gone" / "o.csv", "s")
+
+    async def go() -> None:
+        async with VersiveClient(KEY, base_url="https://fake.versive.test", transport=fake.transport()) as client:
+            await run_batch(client, spec, concurrency=1, rate=None, tally_out=print, progress=print)
+
+    with pytest.raises(InputError) as refused:
+        asyncio.run(go())
+    assert str(refused.value) == f"{spec.out}: cannot write: No such file or directory"
+    assert fake.requests == []
 
 
 def test_ten_thousand_rows_with_faults_firing(fake: tuple[FakeVersive, dict[str, str]], tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from versive_client import NOT_GIVEN, VersiveClient, VersiveError, __version__
-from versive_client.cli._batch import BatchSpec, InputError, Tally, run_batch
+from versive_client.cli._batch import BatchSpec, InputError, Tally, out_problem, run_batch
 from versive_client.cli._operations import add_operation_commands
 
 if TYPE_CHECKING:
@@ -160,10 +160,24 @@ def create(
     _run(go)
 
 
+def _results_file(_ctx: click.Context, _param: click.Parameter, out: Path) -> Path:
+    """--out, refused as bad usage (before anything is read or sent) unless it can be written."""
+    problem = out_problem(out)
+    if problem is not None:
+        raise click.BadParameter(f"File {str(out)!r} cannot be written: {problem}.")
+    return out
+
+
 @interviews.command("create-batch", epilog=EXIT_CODES)
 @click.argument("participants", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @click.option("--study-id", required=True, help="The study every interview belongs to.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Results CSV file.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    callback=_results_file,
+    help="Results CSV file (new, empty, or an earlier run's to resume).",
+)
 @click.option("--id-column", default="participant_id", show_default=True, help="Column with the participant id.")
 @click.option("--title-column", help="Column with each interview's title.")
 @click.option("--language", default="English", show_default=True, help="The interviews' language.")
@@ -184,24 +198,33 @@ def create_batch(
     concurrency: int,
     rate: float | None,
 ) -> None:
-    r"""Create one interview per row of PARTICIPANTS (a UTF-8 CSV file with a header; - for stdin).
+    """Create one interview per row of PARTICIPANTS (a UTF-8 CSV file with a header; - for stdin).
 
-    \b
     Every column except --title-column goes into the interview's metadata, under its
     header name (empty cells are left out); the participant id is always there.
     The whole file is checked first (id column present, ids non-empty and unique,
     UTF-8); if anything is wrong, nothing is sent.
-    \b
+
     Requests go as fast as --concurrency allows until the API refuses some (429) or
     states its rate limit; then at the pace it accepts. --rate caps them.
-    \b
+
     Each result is written to --out as soon as it is known, one row per participant:
     participant_id, study_id, interview_id, link, status, created_at, error.
+    --out may be new, empty, or an earlier run's; one that cannot be written (its
+    folder missing or read-only, a read-only file, a directory) is bad usage (exit 2),
+    refused before anything is sent.
+
     Run the same command again after an interruption or failures: participants
-    already in --out are skipped, failed rows are retried (an --out for another
-    study is refused). Each row's idempotency key
-    is derived from the study and participant id, so a request in flight at a crash
-    is not duplicated by a server that honours the key. (The Versive API does not
+    already in --out are skipped, whatever changed in their rows (a new title does
+    not create a second interview for them); failed rows are retried (an --out for
+    another study is refused).
+
+    Each row's idempotency key is a digest of everything its request sends: the
+    study id, title, language and metadata (every column). Unchanged rows send the same keys
+    on every run, so a request in flight at a crash is not duplicated by a server
+    that honours them. A row not yet in --out that changed since (a title, a cell,
+    --language) is a new request with a new key: if the earlier one reached the
+    server, that participant may get a second interview. (The Versive API does not
     document idempotency; the bundled fake honours it.)
     """
     for value, option in ((study_id, "--study-id"), (language, "--language"), (id_column, "--id-column")):

@@ -4,16 +4,17 @@ The input is read twice, never held whole: once to check every row before anythi
 sent, once to send (input from a pipe or stdin is copied to a temporary file as it is
 checked). Each result is written and flushed as soon as it is known, so a run killed at
 any moment leaves a results file that says exactly what was created, and for which
-study. A rerun keeps the successful rows, retries the rest, and derives each row's
-idempotency key from the study and participant id, so a request in flight at the crash
-is not duplicated by a server that honours the key.
+study. A rerun keeps the successful rows and retries the rest. Each row's idempotency
+key is a digest of its whole request (study, title, language, metadata), so a request
+in flight at a crash is not duplicated by a server that honours the key, and a row
+changed since is a new request, not a used key with another body.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
-import hashlib
 import os
 import shutil
 import stat
@@ -25,7 +26,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from attrs import define, field
 
-from versive_client.bulk import Pacer
+from versive_client.bulk import Pacer, content_key
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterator, Sequence
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 RESULT_COLUMNS = ("participant_id", "study_id", "interview_id", "link", "status", "created_at", "error")
 STDIN = Path("-")
 MAX_PROBLEMS_SHOWN = 20
+BLANK_SIZE_LIMIT = 4096  # bytes: larger is not a file left empty by `touch`, `echo >` or an editor
 
 
 class InputError(Exception):
@@ -69,21 +71,13 @@ class Row:
 
     def arguments(self, spec: BatchSpec) -> dict[str, Any]:
         """This row as an item for ``create_interviews``: create_interview's arguments (no title when it has none)."""
-        arguments: dict[str, Any] = {
-            "study_id": spec.study_id,
-            "metadata": self.metadata,
-            "language": spec.language,
-            "idempotency_key": idempotency_key(spec.study_id, self.participant_id),
-        }
+        arguments: dict[str, Any] = {"study_id": spec.study_id, "metadata": self.metadata, "language": spec.language}
         if self.title is not None:
             arguments["title"] = self.title
+        # A digest of everything sent: the same row sends the same key on every run, and
+        # a changed row a new one, never a used key with another body.
+        arguments["idempotency_key"] = content_key(arguments)
         return arguments
-
-
-def idempotency_key(study_id: str, participant_id: str) -> str:
-    """The same key for the same study and participant, on every run."""
-    digest = hashlib.sha256(f"{study_id}\0{participant_id}".encode()).hexdigest()
-    return f"versive-batch-{digest[:40]}"
 
 
 @contextlib.contextmanager
@@ -218,31 +212,54 @@ def read_rows(spec: BatchSpec, skip: set[str]) -> Generator[Row]:
             yield Row(participant, title, metadata)
 
 
+def out_problem(out: Path) -> str | None:
+    """Why `out` cannot be the results file, or None: checked before anything is sent.
+
+    The option's type checks the file itself when it exists (not a directory, readable,
+    writable); this checks the rest: that it is a regular file (it is read and rewritten
+    on a rerun), and that its folder exists and can be written (a new results file is
+    created there; a rerun rewrites the file beside itself).
+    """
+    mode = _mode(out)
+    if mode is not None and not stat.S_ISREG(mode):
+        return "it is not a regular file"
+    folder = out.parent
+    mode = _mode(folder)
+    if mode is None:
+        return f"the folder {str(folder)!r} does not exist"
+    if not stat.S_ISDIR(mode):
+        return f"{str(folder)!r} is not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"the folder {str(folder)!r} is not writable"
+    return None
+
+
+def _mode(path: Path) -> int | None:
+    """The file type and permissions of `path`, None when there is none to see."""
+    try:
+        return path.stat().st_mode
+    except OSError:
+        return None
+
+
 def resume_results(out: Path, study_id: str) -> set[str]:
     """Keep the successful rows of an earlier run's results file, drop the rest; return who is done.
 
     The file is rewritten (atomically) with only those rows, so each participant ends
     with exactly one row. A row cut short by a crash counts as not done. A file written
-    for another study is refused: its participants are not this study's.
+    for another study is refused: its participants are not this study's. An empty file
+    (or only whitespace) is a new results file: made beforehand, with ``touch`` or ``echo >``.
     """
     if not out.exists():
         return set()
-    done: set[str] = set()
-    # utf-8-sig: a results file saved again by a spreadsheet may start with a byte-order mark.
-    with out.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        if tuple(reader.fieldnames or ()) != RESULT_COLUMNS:
-            raise InputError(
-                f"{out}: exists but is not a results file (expected the columns {', '.join(RESULT_COLUMNS)}); "
-                "choose another --out or remove it"
-            )
-        records = [record for record in reader if None not in record and None not in record.values()]
+    records = [] if _blank(out) else _read_results(out)
     other = next((record["study_id"] for record in records if record["study_id"] != study_id), None)
     if other is not None:
         raise InputError(
             f"{out}: holds results for study {other!r}, not {study_id!r}: choose another --out for this study, "
             f"or resume with --study-id {other}"
         )
+    done: set[str] = set()
     kept = out.with_name(f".{out.name}.resume")
     with kept.open("w", encoding="utf-8", newline="") as rewritten:
         writer = csv.writer(rewritten)
@@ -256,6 +273,26 @@ def resume_results(out: Path, study_id: str) -> set[str]:
         os.fsync(rewritten.fileno())
     kept.replace(out)
     return done
+
+
+def _blank(path: Path) -> bool:
+    """Whether the file holds nothing but whitespace (and perhaps a byte-order mark)."""
+    if path.stat().st_size > BLANK_SIZE_LIMIT:
+        return False
+    return not path.read_bytes().removeprefix(codecs.BOM_UTF8).strip()
+
+
+def _read_results(out: Path) -> list[dict[str, str]]:
+    """The complete rows of a results file; refused unless its header is a results file's."""
+    # utf-8-sig: a results file saved again by a spreadsheet may start with a byte-order mark.
+    with out.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if tuple(reader.fieldnames or ()) != RESULT_COLUMNS:
+            raise InputError(
+                f"{out}: exists but is not a results file (expected the columns {', '.join(RESULT_COLUMNS)}); "
+                "choose another --out or remove it"
+            )
+        return [record for record in reader if None not in record and None not in record.values()]
 
 
 @define
@@ -289,10 +326,15 @@ async def run_batch(
     """
     with readable_twice(spec):
         participants = check_input(spec)
-        done = resume_results(spec.out, spec.study_id)
-        tally = Tally(total=len(participants - done), skipped=len(participants & done))
-        tally_out(tally)
-        with spec.out.open("a", encoding="utf-8", newline="") as handle:
+        try:
+            done = resume_results(spec.out, spec.study_id)
+            handle = spec.out.open("a", encoding="utf-8", newline="")
+        except OSError as exc:
+            # The command checked --out before it started; this is --out changed since.
+            raise InputError(f"{spec.out}: cannot write: {exc.strerror}") from None
+        with handle:
+            tally = Tally(total=len(participants - done), skipped=len(participants & done))
+            tally_out(tally)
             results = _Results(handle, spec.study_id, tally, progress)
             rows = read_rows(spec, done)
             items = (row.arguments(spec) for row in rows)
