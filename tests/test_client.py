@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import json
 import logging
 import platform
@@ -20,7 +21,10 @@ from conftest import KEY, PATH, ForwardProxy, Harness, TlsInFront
 
 from versive_client import (
     APIConnectionError,
+    Attempt,
     AuthenticationError,
+    Call,
+    CallObserver,
     RetryPolicy,
     UnprocessableEntityError,
     VersiveClient,
@@ -32,6 +36,7 @@ from versive_client.models import Interview
 from versive_client.testing import FakeVersive, faults
 
 if TYPE_CHECKING:
+    from collections.abc import MutableMapping
     from pathlib import Path
 
 pytestmark = pytest.mark.asyncio
@@ -173,12 +178,50 @@ async def test_bad_arguments_are_refused_before_any_request(
     assert harness.fake.requests == []
 
 
-async def test_metadata_is_copied_when_the_call_starts(harness: Harness) -> None:
-    """Changing the caller's mapping after the call starts does not change what is sent."""
-    metadata: dict[str, Any] = {"participant_id": "p-1", "tags": ["a"]}
-    interview = await harness.client().create_interview(study_id="s", metadata=metadata)
-    metadata["participant_id"] = "changed"
-    assert interview.to_dict()["metadata"]["participant_id"] == "p-1"
+async def test_what_a_call_sends_is_fixed_when_the_call_is_made(harness: Harness) -> None:
+    """The caller's metadata (lists in it too) changed during a call, before an attempt or a retry: the same is sent."""
+    original: dict[str, Any] = {"participant_id": "p-1", "tags": ["a"], "answers": {"q1": [1, 2]}}
+    metadata = copy.deepcopy(original)
+    changes: list[str] = []
+
+    def meddle(when: str) -> None:
+        """What a caller sharing its objects with other tasks may do while the call runs."""
+        changes.append(when)
+        metadata["participant_id"] = when
+        metadata["tags"].append(when)
+        metadata["answers"]["q1"].append(when)
+        metadata[when] = True
+
+    class Meddler(CallObserver):
+        def before_attempt(self, number: int, headers: MutableMapping[str, str]) -> None:  # noqa: ARG002
+            meddle(f"before attempt {number}")
+
+        def after_attempt(self, attempt: Attempt) -> None:
+            meddle(f"after attempt {attempt.number}")
+
+    def observe(_call: Call) -> CallObserver:
+        meddle("call started")
+        return Meddler()
+
+    async def sleep(_seconds: float) -> None:  # the wait between the failed attempt and its retry
+        meddle("waiting to retry")
+
+    harness.fake.faults.queue(faults.Status(503))
+    client = harness.client(on_call=[observe], sleep=sleep)
+    interview = await client.create_interview(study_id="s", metadata=metadata)
+
+    assert changes == [
+        "call started",
+        "before attempt 1",
+        "after attempt 1",
+        "waiting to retry",
+        "before attempt 2",
+        "after attempt 2",
+    ]
+    failed, retried = harness.fake.requests
+    assert (failed.status, retried.status) == (503, 200)
+    assert failed.body == retried.body == {"study_id": "s", "metadata": original}
+    assert interview.to_dict()["metadata"] == original
 
 
 async def test_every_method_goes_through_the_attempt_loop(harness: Harness) -> None:
