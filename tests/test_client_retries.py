@@ -7,6 +7,7 @@ import datetime as dt
 import functools
 import gzip
 import json
+import time
 from typing import TYPE_CHECKING
 
 import anyio
@@ -367,11 +368,16 @@ async def test_https_to_a_server_without_tls_is_a_connection_error(backend: str)
 
 async def test_every_attempt_reaches_the_on_attempt_hooks(harness: Harness) -> None:
     """Each attempt, retried ones included, reaches every hook: status or error, number, wait, key."""
-    harness.fake.faults.queue(faults.Status(429, retry_after=0), faults.Reset(), faults.Status(503))
+    answer_delay = 0.05  # the last attempt is answered after it: its elapsed time is at least that
+    harness.fake.faults.queue(
+        faults.Status(429, retry_after=0), faults.Reset(), faults.Status(503), faults.Delay(answer_delay)
+    )
     seen: list[Attempt] = []
     also: list[int] = []
     client = harness.client(max_retries=3, on_attempt=[seen.append, lambda attempt: also.append(attempt.number)])
+    started = time.monotonic()
     await client.create_interview(study_id="study_1", idempotency_key="key-1")
+    took = time.monotonic() - started
     await client.with_options(max_retries=0).create_interview(study_id="study_2", idempotency_key="key-2")
 
     assert [(a.number, a.status_code, type(a.error).__name__) for a in seen] == [
@@ -385,7 +391,8 @@ async def test_every_attempt_reaches_the_on_attempt_hooks(harness: Harness) -> N
     assert seen[0].retry_after == 0.0
     assert [a.idempotency_key for a in seen] == ["key-1"] * 4 + ["key-2"]
     assert {(a.method, a.url) for a in seen} == {("POST", f"{harness.base_url}/api/v1/interviews")}
-    assert all(a.elapsed >= 0 for a in seen)
+    assert seen[3].elapsed >= answer_delay
+    assert sum(a.elapsed for a in seen[:4]) <= took, "the first call's attempts, each timed on its own"
     assert also == [1, 2, 3, 4, 1]
 
 

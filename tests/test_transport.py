@@ -299,16 +299,27 @@ async def test_only_posts_and_patches_get_a_key_and_one_given_is_kept(harness: H
     assert [request.idempotency_key for request in harness.fake.requests] == ["mine", None]
 
 
-async def test_an_attempts_elapsed_time_is_within_the_call(harness: Harness) -> None:
-    """Attempt.elapsed is how long that attempt took: never more than the whole call."""
+async def test_an_attempts_elapsed_time_is_the_time_that_attempt_took(harness: Harness) -> None:
+    """Attempt.elapsed: at least as long as the server kept the attempt waiting, without the wait before a retry."""
+    read_timeout, answer_delay, retry_wait = 0.2, 0.05, 0.1
+    # The first attempt waits out its read timeout; the retry is answered after a delay.
+    harness.fake.faults.queue(faults.Delay(1.0), faults.Delay(answer_delay))
     seen: list[Attempt] = []
-    harness.fake.faults.queue(faults.Status(503))
-    client = harness.client(on_attempt=[seen.append])
+
+    async def sleep(_seconds: float) -> None:  # really wait, so a wait counted into an attempt would show
+        await asyncio.sleep(retry_wait)
+
+    client = harness.client(on_attempt=[seen.append], timeout=httpx.Timeout(5.0, read=read_timeout), sleep=sleep)
     started = time.monotonic()
     await client.create_interview(study_id="s")
     took = time.monotonic() - started
-    assert len(seen) == 2
-    assert all(0 <= attempt.elapsed <= took for attempt in seen)
+
+    timed_out, answered = seen
+    assert isinstance(timed_out.error, APITimeoutError)
+    assert answered.status_code == 200
+    assert timed_out.elapsed >= read_timeout
+    assert answered.elapsed >= answer_delay
+    assert timed_out.elapsed + retry_wait + answered.elapsed <= took
 
 
 async def test_the_deadline_error_says_so_and_keeps_its_cause(harness: Harness) -> None:
