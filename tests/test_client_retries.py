@@ -223,14 +223,21 @@ async def test_successes_refill_the_budget() -> None:
 
 
 async def test_derived_clients_share_the_budget(harness: Harness) -> None:
-    """with_options() gives another client drawing on the same budget and pool."""
-    client = harness.client()
-    derived = client.with_options(max_retries=0)
-    assert derived.retry_budget is client.retry_budget
+    """What a derived client's retry spends, its parent and its siblings cannot spend again."""
+    client = harness.client(max_retries=1)
+    client.retry_budget.__init__(capacity=5, retry_cost=5)  # type: ignore[misc]
+    derived = client.with_options(max_retries=1)
+    sibling = client.with_options(max_retries=1)
     harness.fake.faults.queue(faults.Status(503))
-    with pytest.raises(InternalServerError):
-        await derived.create_interview(study_id="study_1")
-    assert len(harness.fake.requests) == 1
+    await derived.create_interview(study_id="derived")  # its retry spends all 5 tokens; the success gives 1 back
+    assert client.retry_budget.tokens == 1
+
+    harness.fake.faults.queue(faults.Status(503), faults.Status(503))
+    for each in (client, sibling):
+        with pytest.raises(InternalServerError) as caught:
+            await each.create_interview(study_id="study_1")
+        assert caught.value.attempts == 1, "the budget could not pay for a retry"
+    assert len(harness.fake.requests) == 2 + 1 + 1
     await derived.aclose()
     assert (await client.create_interview(study_id="study_1")).status == "open", (
         "closing the derived client keeps the pool"
