@@ -347,8 +347,9 @@ async def test_closed_clients_refuse_calls(harness: Harness) -> None:
     """After aclose() a call fails instead of hanging."""
     client = harness.client()
     await client.aclose()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="this VersiveClient is closed"):
         await client.create_interview(study_id="s")
+    assert harness.fake.requests == []
 
 
 async def test_secrets_never_appear_in_output(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
