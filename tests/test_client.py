@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import json
 import logging
 import platform
@@ -11,16 +12,22 @@ import re
 import sys
 import traceback
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
 import pytest
 import trustme
-from conftest import KEY, PATH, ForwardProxy, Harness, TlsInFront
+from conftest import KEY, PATH, ForwardProxy, Harness, TlsInFront, _LoopbackServer, _pipe
 
 from versive_client import (
     APIConnectionError,
+    APITimeoutError,
+    Attempt,
     AuthenticationError,
+    Call,
+    CallObserver,
+    InternalServerError,
     RetryPolicy,
     UnprocessableEntityError,
     VersiveClient,
@@ -32,6 +39,7 @@ from versive_client.models import Interview
 from versive_client.testing import FakeVersive, faults
 
 if TYPE_CHECKING:
+    from collections.abc import MutableMapping
     from pathlib import Path
 
 pytestmark = pytest.mark.asyncio
@@ -173,12 +181,50 @@ async def test_bad_arguments_are_refused_before_any_request(
     assert harness.fake.requests == []
 
 
-async def test_metadata_is_copied_when_the_call_starts(harness: Harness) -> None:
-    """Changing the caller's mapping after the call starts does not change what is sent."""
-    metadata: dict[str, Any] = {"participant_id": "p-1", "tags": ["a"]}
-    interview = await harness.client().create_interview(study_id="s", metadata=metadata)
-    metadata["participant_id"] = "changed"
-    assert interview.to_dict()["metadata"]["participant_id"] == "p-1"
+async def test_what_a_call_sends_is_fixed_when_the_call_is_made(harness: Harness) -> None:
+    """The caller's metadata (lists in it too) changed during a call, before an attempt or a retry: the same is sent."""
+    original: dict[str, Any] = {"participant_id": "p-1", "tags": ["a"], "answers": {"q1": [1, 2]}}
+    metadata = copy.deepcopy(original)
+    changes: list[str] = []
+
+    def meddle(when: str) -> None:
+        """What a caller sharing its objects with other tasks may do while the call runs."""
+        changes.append(when)
+        metadata["participant_id"] = when
+        metadata["tags"].append(when)
+        metadata["answers"]["q1"].append(when)
+        metadata[when] = True
+
+    class Meddler(CallObserver):
+        def before_attempt(self, number: int, headers: MutableMapping[str, str]) -> None:  # noqa: ARG002
+            meddle(f"before attempt {number}")
+
+        def after_attempt(self, attempt: Attempt) -> None:
+            meddle(f"after attempt {attempt.number}")
+
+    def observe(_call: Call) -> CallObserver:
+        meddle("call started")
+        return Meddler()
+
+    async def sleep(_seconds: float) -> None:  # the wait between the failed attempt and its retry
+        meddle("waiting to retry")
+
+    harness.fake.faults.queue(faults.Status(503))
+    client = harness.client(on_call=[observe], sleep=sleep)
+    interview = await client.create_interview(study_id="s", metadata=metadata)
+
+    assert changes == [
+        "call started",
+        "before attempt 1",
+        "after attempt 1",
+        "waiting to retry",
+        "before attempt 2",
+        "after attempt 2",
+    ]
+    failed, retried = harness.fake.requests
+    assert (failed.status, retried.status) == (503, 200)
+    assert failed.body == retried.body == {"study_id": "s", "metadata": original}
+    assert interview.to_dict()["metadata"] == original
 
 
 async def test_every_method_goes_through_the_attempt_loop(harness: Harness) -> None:
@@ -230,23 +276,80 @@ async def test_default_headers_are_sent(harness: Harness) -> None:
     assert harness.fake.requests[0].headers["x-team"] == "research-ops"
 
 
-async def test_with_options_derives_a_client_sharing_the_pool(harness: Harness) -> None:
-    """with_options changes options, keeps the key, base URL and pool."""
-    client = harness.client(max_retries=2)
-    derived = client.with_options(max_retries=5, timeout=12, deadline=60, retry_policy=RetryPolicy.no_wait())
-    assert "max_retries=5" in repr(derived)
+async def test_with_options_changes_what_it_is_given_and_keeps_the_rest(harness: Harness) -> None:
+    """A derived client retries, waits, times out and has the deadline it is told, on its parent's key and URL."""
+    calls: list[Call] = []
+    client = harness.client(max_retries=2, on_call=[calls.append])
+    derived = client.with_options(
+        max_retries=5, timeout=httpx.Timeout(5.0, read=0.1), deadline=60, retry_policy=RetryPolicy.no_wait()
+    )
     assert derived.base_url == client.base_url
-    assert (await derived.create_interview(study_id="s")).study_id == "s"
-    await derived.aclose()
-    assert (await client.create_interview(study_id="s")).study_id == "s"
+
+    harness.fake.faults.queue(*[faults.Status(503)] * 5)
+    response = await derived.with_raw_response.interviews.create(study_id="derived")
+    assert response.attempts == 6, "max_retries=5; and the fake, which checks the key, answered the last"
+    assert harness.sleeps == [], "no_wait"
+    harness.fake.faults.queue(faults.Delay(1.0))
+    with pytest.raises(APITimeoutError, match="timed out"):  # the derived client's read timeout, 0.1 s
+        await derived.create_interview(study_id="derived", max_retries=0)
+
+    harness.fake.faults.queue(faults.Delay(0.3), *[faults.Status(503)] * 3)
+    assert (await client.create_interview(study_id="parent")).study_id == "parent", "its read timeout is 30 s"
+    with pytest.raises(InternalServerError) as caught:
+        await client.create_interview(study_id="parent")
+    assert caught.value.attempts == 3
+    assert len(harness.sleeps) == 2, "the parent's policy waits"
+    assert [(call.max_retries, call.deadline) for call in calls] == [(5, 60.0), (0, 60.0), (2, None), (2, None)]
+    assert {request.path for request in harness.fake.requests} == {PATH}
+
+
+class CountingRelay(_LoopbackServer):
+    """A loopback relay to `base_url` that counts the TCP connections clients open through it."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__()
+        self._target = urlsplit(base_url)
+        self.connections = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        upstream_reader, upstream_writer = await asyncio.open_connection(self._target.hostname, self._target.port)
+        await asyncio.gather(_pipe(reader, upstream_writer), _pipe(upstream_reader, writer))
+
+
+async def test_with_options_derives_a_client_sharing_the_pool(backend: str) -> None:
+    """A derived client sends on its parent's connections: one kept alive serves both, and a busy one makes it wait."""
+    fake = FakeVersive(api_key="k")
+    async with fake.serve() as base_url:
+        relay = CountingRelay(base_url)
+        async with (
+            relay as relay_url,
+            VersiveClient("k", base_url=relay_url, http_backend=backend, max_connections=1, max_retries=0) as client,
+        ):
+            derived = client.with_options(timeout=httpx.Timeout(10.0, pool=0.1))
+            await client.create_interview(study_id="parent")
+            await derived.create_interview(study_id="derived")
+            assert relay.connections == 1, "the derived client's call went on the parent's kept-alive connection"
+
+            fake.faults.queue(faults.Delay(1.5))
+            holding = asyncio.create_task(client.create_interview(study_id="holding"))
+            while len(fake.requests) < 3:  # noqa: ASYNC110 - the fake runs in its own thread
+                await asyncio.sleep(0.01)
+            with pytest.raises(APITimeoutError, match="timed out"):  # waited its pool timeout for the one connection
+                await derived.create_interview(study_id="waiting")
+            assert not holding.done(), "the derived call gave up while the parent's still held the connection"
+            assert (await holding).study_id == "holding"
+    assert [request.body["study_id"] for request in fake.requests] == ["parent", "derived", "holding"]
+    assert relay.connections == 1
 
 
 async def test_closed_clients_refuse_calls(harness: Harness) -> None:
     """After aclose() a call fails instead of hanging."""
     client = harness.client()
     await client.aclose()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="this VersiveClient is closed"):
         await client.create_interview(study_id="s")
+    assert harness.fake.requests == []
 
 
 async def test_secrets_never_appear_in_output(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:

@@ -8,6 +8,7 @@ import functools
 import gzip
 import json
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import anyio
@@ -223,14 +224,21 @@ async def test_successes_refill_the_budget() -> None:
 
 
 async def test_derived_clients_share_the_budget(harness: Harness) -> None:
-    """with_options() gives another client drawing on the same budget and pool."""
-    client = harness.client()
-    derived = client.with_options(max_retries=0)
-    assert derived.retry_budget is client.retry_budget
+    """What a derived client's retry spends, its parent and its siblings cannot spend again."""
+    client = harness.client(max_retries=1)
+    client.retry_budget.__init__(capacity=5, retry_cost=5)  # type: ignore[misc]
+    derived = client.with_options(max_retries=1)
+    sibling = client.with_options(max_retries=1)
     harness.fake.faults.queue(faults.Status(503))
-    with pytest.raises(InternalServerError):
-        await derived.create_interview(study_id="study_1")
-    assert len(harness.fake.requests) == 1
+    await derived.create_interview(study_id="derived")  # its retry spends all 5 tokens; the success gives 1 back
+    assert client.retry_budget.tokens == 1
+
+    harness.fake.faults.queue(faults.Status(503), faults.Status(503))
+    for each in (client, sibling):
+        with pytest.raises(InternalServerError) as caught:
+            await each.create_interview(study_id="study_1")
+        assert caught.value.attempts == 1, "the budget could not pay for a retry"
+    assert len(harness.fake.requests) == 2 + 1 + 1
     await derived.aclose()
     assert (await client.create_interview(study_id="study_1")).status == "open", (
         "closing the derived client keeps the pool"
@@ -368,11 +376,16 @@ async def test_https_to_a_server_without_tls_is_a_connection_error(backend: str)
 
 async def test_every_attempt_reaches_the_on_attempt_hooks(harness: Harness) -> None:
     """Each attempt, retried ones included, reaches every hook: status or error, number, wait, key."""
-    harness.fake.faults.queue(faults.Status(429, retry_after=0), faults.Reset(), faults.Status(503))
+    answer_delay = 0.05  # the last attempt is answered after it: its elapsed time is at least that
+    harness.fake.faults.queue(
+        faults.Status(429, retry_after=0), faults.Reset(), faults.Status(503), faults.Delay(answer_delay)
+    )
     seen: list[Attempt] = []
     also: list[int] = []
     client = harness.client(max_retries=3, on_attempt=[seen.append, lambda attempt: also.append(attempt.number)])
+    started = time.monotonic()
     await client.create_interview(study_id="study_1", idempotency_key="key-1")
+    took = time.monotonic() - started
     await client.with_options(max_retries=0).create_interview(study_id="study_2", idempotency_key="key-2")
 
     assert [(a.number, a.status_code, type(a.error).__name__) for a in seen] == [
@@ -388,7 +401,8 @@ async def test_every_attempt_reaches_the_on_attempt_hooks(harness: Harness) -> N
     assert seen[0].wait > 0, "Retry-After: 0 gets the backoff, not an instant retry"
     assert [a.idempotency_key for a in seen] == ["key-1"] * 4 + ["key-2"]
     assert {(a.method, a.url) for a in seen} == {("POST", f"{harness.base_url}/api/v1/interviews")}
-    assert all(a.elapsed >= 0 for a in seen)
+    assert seen[3].elapsed >= answer_delay
+    assert sum(a.elapsed for a in seen[:4]) <= took, "the first call's attempts, each timed on its own"
     assert also == [1, 2, 3, 4, 1]
 
 

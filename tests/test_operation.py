@@ -464,7 +464,7 @@ async def test_an_agent_edit_is_never_sent_twice_unless_the_caller_asks(recorded
 
 
 async def test_the_ai_edits_wait_minutes_for_their_answer_unless_told(recorded: Callable[..., Recorded]) -> None:
-    """The AI edits read for up to 180 s by default: a shorter client timeout does not cut them, a call's does."""
+    """The AI edits read for 180 s by default: a shorter client timeout does not cut it; a call's, a longer one do."""
     answer: dict[str, list[str] | dict[str, str]] = {"questions": [], "change_log": {}, "deleted_questions": []}
     transport = recorded(answering(200, answer))
     async with transport.client(timeout=10) as client:
@@ -476,9 +476,10 @@ async def test_the_ai_edits_wait_minutes_for_their_answer_unless_told(recorded: 
     connects = [r.extensions["timeout"]["connect"] for r in transport.requests]
     assert reads == [180.0, 20.0, 180.0]
     assert connects == [10.0, 20.0, 10.0]
-    async with recorded(answering(200, [])).client(timeout=httpx.Timeout(5, read=600)) as client:
-        raw = await client.with_raw_response.studies.list()
-    assert raw.parse() == []
+    transport = recorded(answering(200, answer))
+    async with transport.client(timeout=httpx.Timeout(5, read=600)) as client:
+        await client.studies.ai_edit("s", current_message="m", questions=[], language="English")
+    assert transport.requests[0].extensions["timeout"]["read"] == 600.0, "a longer client read timeout is kept"
 
 
 async def test_a_path_argument_is_quoted_and_named_in_errors(recorded: Callable[..., Recorded]) -> None:
