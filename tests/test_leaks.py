@@ -242,16 +242,22 @@ def test_each_renderer_shows_values_and_sentry_walks_past_a_redacting_repr(
 # -- ways a call fails ------------------------------------------------------------------------------------------
 
 
+HOOK_MARKER = "hook-visible-marker-7"
+"""A harmless local of the hooks with a bug: what they raise is logged, not raised, and rendered from the log."""
+
+
 def boom(attempt: Attempt) -> None:
     """An ``on_attempt`` hook with a bug."""
-    raise RuntimeError(f"the hook failed on attempt {attempt.number}")
+    note = HOOK_MARKER
+    raise RuntimeError(f"the hook failed on attempt {attempt.number} ({len(note)})")
 
 
 class FailingObserver(CallObserver):
-    """An ``on_call`` observer with a bug: it raises as the first attempt is about to be sent."""
+    """An ``on_call`` observer with a bug: it raises as each attempt is about to be sent, the headers in hand."""
 
     def before_attempt(self, number: int, headers: MutableMapping[str, str]) -> None:
-        raise RuntimeError(f"the observer failed before attempt {number} ({len(headers)} headers)")
+        note = HOOK_MARKER
+        raise RuntimeError(f"the observer failed before attempt {number} ({len(headers)} headers, {len(note)})")
 
 
 def failing_observer(call: Call) -> CallObserver:
@@ -382,10 +388,29 @@ async def _fail(entry: str, mode: str, backend: str) -> tuple[BaseException, str
             if mode == "closed-client":
                 await client.aclose()
             call = _bound(ENTRIES[entry], client, marker, bad=mode == "bad-argument")
+            if mode in {"on-attempt-raises", "on-call-raises"}:
+                return await logged_failure(call), HOOK_MARKER
             error = await (cancelled_midway(call, fake) if mode == "cancelled" else failure_of(call))
         finally:
             await client.aclose()
     return error, marker
+
+
+async def logged_failure(call: Callable[[], Awaitable[object]]) -> BaseException:
+    """What a hook with a bug raised, as the SDK logged it: the call itself goes on and succeeds."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.handle = records.append  # type: ignore[method-assign,assignment]
+    logger = logging.getLogger("versive_client")
+    logger.addHandler(handler)
+    try:
+        answer = await call()
+    finally:
+        logger.removeHandler(handler)
+    assert not isinstance(answer, BaseException), "the hook's bug did not fail the call"
+    [exc_info] = [record.exc_info for record in records if record.exc_info]
+    assert exc_info[1] is not None
+    return exc_info[1]
 
 
 def _bound(

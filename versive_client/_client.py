@@ -230,6 +230,8 @@ class VersiveClient(Resources):
 
     def __repr__(self) -> str:
         """Options only: the API key is never shown."""
+        if not hasattr(self, "_options"):  # a constructor that refused an option, shown in a traceback's locals
+            return "<VersiveClient (not set up)>"
         shown = f"max_retries={self._options.max_retries}, timeout={self._options.timeout!r}"
         return f"VersiveClient(base_url={self._base_url!r}, {shown}, deadline={self._options.deadline!r})"
 

@@ -476,14 +476,18 @@ class Sender:
         return None, error, answer.status_code in RETRY_STATUSES
 
     async def _send(self, request: Request, timeout: httpx.Timeout, deadline: float | None) -> Answer:
-        if deadline is None:
-            answer = await self.backend.send(request, timeout, self.secret)
-        else:
-            import anyio  # noqa: PLC0415 - only for calls with a deadline: keeps `import versive_client` light
-
-            # The whole attempt, not only each phase: a slow trickle of bytes would outlive phase timeouts.
-            with anyio.fail_after(deadline - time.monotonic()):
+        try:
+            if deadline is None:
                 answer = await self.backend.send(request, timeout, self.secret)
+            else:
+                import anyio  # noqa: PLC0415 - only for calls with a deadline: keeps `import versive_client` light
+
+                # The whole attempt, not only each phase: a slow trickle of bytes would outlive phase timeouts.
+                with anyio.fail_after(deadline - time.monotonic()):
+                    answer = await self.backend.send(request, timeout, self.secret)
+        except BaseException as exc:
+            _frameless(exc)
+            raise
         coding = answer.headers.get("content-encoding")
         if coding is not None:  # only when the server names one; httpx decodes what it names
             try:
