@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ import pytest
 from conftest import KEY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_cli import versive, write_participants
 
 from versive_client import Attempt, RateLimitError, RetryPolicy, VersiveClient
 from versive_client._retry import parse_retry_after
@@ -26,6 +28,7 @@ from versive_client.testing._fake import Reply
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Sequence
+    from pathlib import Path
 
 BASE_URL = "https://api.versive.test"
 
@@ -71,6 +74,22 @@ async def test_max_rate_caps_every_attempt_on_a_real_clock(backend: str) -> None
     assert busiest_second(fake.arrivals) <= 11
     took = max(fake.arrivals) - min(fake.arrivals)
     assert took >= 2.2, f"24 requests at 10 a second take 2.3 s, not {took:.2f} s"
+
+
+def test_the_commands_rate_caps_every_attempt_on_a_real_clock(tmp_path: Path) -> None:
+    """`create-batch --rate 10`, every first attempt refused: at most 11 requests in any second at the server."""
+    fake = FirstAttemptsRefused()
+    participants = write_participants(tmp_path / "participants.csv", 12)
+    with fake.serve_in_thread() as base_url:
+        env = {name: value for name, value in os.environ.items() if not name.startswith("VERSIVE_")}
+        env.update(VERSIVE_API_KEY=KEY, VERSIVE_BASE_URL=base_url)
+        out = tmp_path / "results.csv"
+        result = versive("interviews", "create-batch", participants, "--study-id", "st", "--out", out, "--rate", "10",
+                         env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "created 12, failed 0" in result.stdout
+    assert len(fake.arrivals) == 24
+    assert busiest_second(fake.arrivals) <= 11
 
 
 def test_the_busiest_second_counts_a_window_not_a_calendar_second() -> None:

@@ -78,7 +78,9 @@ class VersiveClient(Resources):
         deadline: optional total seconds for a call, across all attempts and waits: no
             attempt or wait runs past it.
         retry_policy: backoff and ``Retry-After`` limits; ``RetryPolicy.no_wait()`` in tests.
-        http_client: your own ``httpx.AsyncClient`` (its proxies, TLS, hooks); you close it.
+        http_client: your own ``httpx.AsyncClient``; you close it. Each request is built by
+            it, so its headers, params, cookies, auth, event hooks, proxies and TLS apply,
+            and its timeout unless `timeout` is given.
         transport: an httpx transport to send through instead (for example
             ``FakeVersive().transport()``); the client closes it.
         http_backend: ``"httpx"`` (default), or ``"aiohttp"`` for aiohttp's faster HTTP
@@ -93,10 +95,11 @@ class VersiveClient(Resources):
             or skip waits in tests.
         default_headers: extra headers for every request; one named like a header the
             SDK sets (in any case) replaces it. ``Idempotency-Key`` and
-            ``X-Versive-Retry-Count`` are per call and refused here.
+            ``X-Versive-Retry-Count`` are per call and refused here; so is
+            ``Authorization`` (the key is `api_key`, held where no traceback shows it).
         on_attempt: functions called with an `Attempt` after every attempt of every call
             (status or error, attempt number, the wait before the next); an exception
-            raised by one ends the call with it.
+            raised by one is logged and changes nothing else.
         on_call: functions called with a `Call` as each call starts, returning a
             `CallObserver` (told before and after each attempt, and of the call's end) or None.
         telemetry: True (default): OpenTelemetry spans and metrics for every call when
@@ -107,6 +110,7 @@ class VersiveClient(Resources):
     .. versionchanged:: 0.2.0 `trust_env`, `max_connections` and `on_attempt`.
     .. versionchanged:: 0.3.0 `on_call` and `telemetry`.
     .. versionchanged:: 0.4.0 every operation of the API, as resource methods; `with_raw_response`.
+    .. versionchanged:: 0.5.0 `http_client` keeps its settings; hooks that raise are logged, not raised.
     """
 
     def __init__(
