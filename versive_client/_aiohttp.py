@@ -8,6 +8,7 @@ reads the body at once, and says why an attempt failed; the loop does the rest.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -36,31 +37,28 @@ class AiohttpBackend:
         self._limit = max_connections
         self._trust_env = trust_env
         self._proxy = proxy  # aiohttp sends its credentials as Proxy-Authorization
-        self._session: aiohttp.ClientSession | None = None
         self._timeouts: tuple[httpx.Timeout, aiohttp.ClientTimeout] | None = None
-        self._ssl_context: ssl.SSLContext | None = None
 
-    def _session_now(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            # Idle connections are kept as long as httpx keeps them (5 s), not aiohttp's 15 s.
-            connector = aiohttp.TCPConnector(limit=self._limit, keepalive_timeout=httpx.Limits().keepalive_expiry)
-            # auto_decompress off: the loop decodes every backend's bodies the same way.
-            # trust_env off: the client has resolved the environment's proxy already, by
-            # httpx's rules (aiohttp's own would ignore ALL_PROXY, and look again per request).
-            self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False, trust_env=False)
-        return self._session
+    @functools.cached_property
+    def _session(self) -> aiohttp.ClientSession:
+        # Idle connections are kept as long as httpx keeps them (5 s), not aiohttp's 15 s.
+        connector = aiohttp.TCPConnector(limit=self._limit, keepalive_timeout=httpx.Limits().keepalive_expiry)
+        # auto_decompress off: the loop decodes every backend's bodies the same way.
+        # trust_env off: the client has resolved the environment's proxy already, by
+        # httpx's rules (aiohttp's own would ignore ALL_PROXY, and look again per request).
+        return aiohttp.ClientSession(connector=connector, auto_decompress=False, trust_env=False)
 
     async def send(self, request: Request, timeout: httpx.Timeout, secret: Secret) -> Answer:
         """Send `request` once; raise `SendError` from aiohttp's exception when there is no whole answer."""
         try:
-            async with self._session_now().request(
+            async with self._session.request(
                 request.method,
                 request.url,
                 headers={**request.headers, "authorization": secret.authorization()},
                 data=request.content or None,
                 allow_redirects=False,
                 timeout=self._client_timeout(timeout),
-                ssl=self._tls() if request.url.startswith("https:") else True,
+                ssl=self._tls if request.url.startswith("https:") else True,
                 proxy=self._proxy,
             ) as response:
                 return Answer(response.status, response.headers, await response.read())
@@ -69,11 +67,10 @@ class AiohttpBackend:
         except aiohttp.ClientError as exc:
             raise SendError(str(exc) or type(exc).__name__) from exc
 
+    @functools.cached_property
     def _tls(self) -> ssl.SSLContext:
         """The TLS settings httpx uses, made on the first https request: loading the CAs takes 20 ms."""
-        if self._ssl_context is None:
-            self._ssl_context = httpx.create_ssl_context(trust_env=self._trust_env)
-        return self._ssl_context
+        return httpx.create_ssl_context(trust_env=self._trust_env)
 
     def _client_timeout(self, timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
         """The aiohttp timeouts for `timeout`, the last pair kept (calls mostly pass the same timeout).
@@ -87,5 +84,5 @@ class AiohttpBackend:
 
     async def aclose(self) -> None:
         """Close the session and its connections (the closed session is kept: nothing makes another)."""
-        if self._session is not None:
+        if "_session" in self.__dict__:  # made on first use: an unused backend has no session to close
             await self._session.close()

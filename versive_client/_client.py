@@ -20,7 +20,7 @@ from versive_client._generated.types import UNSET, Unset
 from versive_client._httpx import HttpxBackend
 from versive_client._operation import Response, build_request, check_headers, read_answer
 from versive_client._retry import RetryBudget, RetryPolicy
-from versive_client._transport import AttemptHooks, Options, Secret, Sender, require, unsendable
+from versive_client._transport import AttemptHooks, Options, Secret, Sender, logger, require, unsendable
 from versive_client._version import __version__
 
 if TYPE_CHECKING:
@@ -47,8 +47,6 @@ MAX_KEY_CHARS = 255  # of an idempotency key
 # sys.version starts with what platform.python_version() returns, without importing platform.
 USER_AGENT = f"versive-client/{__version__} Python/{sys.version.split(' ', 1)[0]} httpx/{httpx.__version__}"
 T = TypeVar("T")
-
-logger = logging.getLogger("versive_client")
 
 
 class VersiveClient(Resources):
@@ -137,16 +135,14 @@ class VersiveClient(Resources):
         """Check every option, then set up the pool; nothing is sent until a call."""
         # The key is taken first, and this frame's local of it dropped: a traceback of a refused option,
         # rendered with its locals (as error trackers do), cannot show it.
-        secret = Secret(
-            os.environ.get(API_KEY_ENV) if api_key is None else api_key, API_KEY_ENV if api_key is None else "api_key"
-        )
+        secret = Secret(os.environ.get(API_KEY_ENV), API_KEY_ENV) if api_key is None else Secret(api_key, "api_key")
         del api_key
         _configure_logging_from_env()
         url = _resolve_base_url(base_url, allow_insecure=allow_insecure)
         options = Options(timeout=timeout, max_retries=max_retries, deadline=deadline, retry_policy=retry_policy)
         extra = check_headers("default_headers", default_headers)
         # Telemetry first, so it is outermost: what the other observers do lies beneath its spans.
-        observers = [*_telemetry(telemetry), *_observers(sleep, on_attempt, on_call)]
+        observers = (*_telemetry(telemetry), *_observers(sleep, on_attempt, on_call))
         backend = _backend(http_backend, http_client, transport, url, trust_env=trust_env, pool=max_connections)
         if isinstance(http_client, httpx.AsyncClient) and timeout is DEFAULT_TIMEOUT:  # yours, unless you give one
             options = evolve(options, timeout=http_client.timeout)
@@ -199,8 +195,7 @@ class VersiveClient(Resources):
         chosen = self._options.but(**given)
         read = chosen.timeout.read  # None: no limit, which no operation's own default shortens
         if given["timeout"] is UNSET and operation.read_timeout and read is not None and read < operation.read_timeout:
-            longer = {**chosen.timeout.as_dict(), "read": operation.read_timeout}
-            chosen = evolve(chosen, timeout=httpx.Timeout(**longer))
+            return evolve(chosen, timeout=httpx.Timeout(**{**chosen.timeout.as_dict(), "read": operation.read_timeout}))
         return chosen
 
     def with_options(
@@ -304,21 +299,18 @@ def _observers(sleep: object, on_attempt: object, on_call: object) -> list[Obser
     return [*on_call, AttemptHooks(tuple(on_attempt))] if on_attempt else list(on_call)
 
 
-def _telemetry(telemetry: object) -> list[Observe]:
+def _telemetry(telemetry: object) -> tuple[Observe, ...]:
     """`telemetry` as call observers: by default OpenTelemetry's, when opentelemetry-api is installed."""
-    if telemetry is False:
-        return []
-    if telemetry is True:
-        default = _default_telemetry()
-        return [default] if default is not None else []
+    if isinstance(telemetry, bool):
+        return _default_telemetry() if telemetry else ()
     from versive_client.otel import Telemetry  # noqa: PLC0415 - only when one is given
 
-    return [require("telemetry", telemetry, Telemetry, "True, False or a versive_client.otel.Telemetry")]
+    return (require("telemetry", telemetry, Telemetry, "True, False or a versive_client.otel.Telemetry"),)
 
 
 @functools.cache
-def _default_telemetry() -> Observe | None:
-    """One `Telemetry` on the global providers for every client, or None without opentelemetry-api.
+def _default_telemetry() -> tuple[Observe, ...]:
+    """One `Telemetry` on the global providers for every client, or none without opentelemetry-api.
 
     Imported at the first client, never by ``import versive_client``.
     """
@@ -327,8 +319,8 @@ def _default_telemetry() -> Observe | None:
     except ImportError as exc:
         if exc.name is None:  # installed, but too old: say so once, and go on untraced
             logger.warning("%s: clients are not traced (pip install 'versive-client[otel]')", exc)
-        return None
-    return Telemetry()
+        return ()
+    return (Telemetry(),)
 
 
 def _backend(

@@ -159,15 +159,13 @@ _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
 
 def status_error(response: httpx.Response, *, retry_after: float | None, attempts: int) -> APIStatusError:
     """The typed error for a non-2xx response whose body has been read."""
-    error_class = _STATUS_ERRORS.get(response.status_code)
-    if error_class is None:
-        error_class = InternalServerError if response.status_code >= 500 else APIStatusError  # noqa: PLR2004
+    status = response.status_code
+    error_class = _STATUS_ERRORS.get(status, InternalServerError if status >= 500 else APIStatusError)  # noqa: PLR2004
     body = parse_body(response)
-    message = f"{response.request.method} {response.request.url.path} answered {response.status_code}"
+    message = f"{response.request.method} {response.request.url.path} answered {status}"
     if response.reason_phrase:
         message += f" {response.reason_phrase}"
-    detail = _detail_text(body, response)
-    if detail:
+    if detail := _detail_text(body, response):
         message += f": {detail}"
     return error_class(message, response=response, body=body, retry_after=retry_after, attempts=attempts)
 
@@ -175,9 +173,8 @@ def status_error(response: httpx.Response, *, retry_after: float | None, attempt
 def validation_error(response: httpx.Response, problem: str, attempts: int) -> APIResponseValidationError:
     """The error for a 2xx response the SDK cannot use: `problem` says why; the body's start is shown."""
     where = f"{response.request.method} {response.request.url.path} answered {response.status_code}"
-    return APIResponseValidationError(
-        f"{where} {problem}: {snippet(response.text)}", response=response, attempts=attempts
-    )
+    message = f"{where} {problem}: {snippet(response.text)}"
+    return APIResponseValidationError(message, response=response, attempts=attempts)
 
 
 def parse_body(response: httpx.Response) -> object:
@@ -199,10 +196,7 @@ def _detail_text(body: object, response: httpx.Response) -> str:
     if isinstance(detail, str):
         return snippet(detail)
     if isinstance(detail, list):
-        parts = []
-        for entry in detail:
-            if isinstance(entry, dict):
-                location = ".".join(str(part) for part in entry.get("loc", []))
-                parts.append(f"{location}: {entry.get('msg', '')}" if location else str(entry.get("msg", "")))
-        return snippet("; ".join(parts))
+        entries = [entry for entry in detail if isinstance(entry, dict)]
+        located = [(".".join(str(part) for part in entry.get("loc", [])), entry.get("msg", "")) for entry in entries]
+        return snippet("; ".join(f"{location}: {msg}" if location else str(msg) for location, msg in located))
     return snippet(response.text)

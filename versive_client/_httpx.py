@@ -24,7 +24,7 @@ class HttpxBackend:
         A transport is closed with the backend; an ``AsyncClient`` is its owner's to close, and
         each request is built by it, so that its headers, params, cookies, auth and event hooks apply.
         """
-        self._client = via if isinstance(via, httpx.AsyncClient) else None
+        self._build = via.build_request if isinstance(via, httpx.AsyncClient) else httpx.Request
         self._send = (
             functools.partial(via.send, stream=True) if isinstance(via, httpx.AsyncClient) else via.handle_async_request
         )
@@ -33,13 +33,8 @@ class HttpxBackend:
 
     async def send(self, request: Request, timeout: httpx.Timeout, secret: Secret) -> Answer:
         """Send `request` once; raise `SendError` from httpx's exception when there is no whole answer."""
-        outgoing = (httpx.Request if self._client is None else self._client.build_request)(
-            request.method,
-            request.url,
-            headers=request.headers,
-            content=request.content,
-            extensions={"timeout": timeout.as_dict()},
-        )
+        method, url, headers, content = request
+        outgoing = self._build(method, url, headers=headers, content=content, extensions={"timeout": timeout.as_dict()})
         outgoing.headers["authorization"] = secret.authorization()
         if self._gate is None:
             return await self._exchange(outgoing)
@@ -53,12 +48,11 @@ class HttpxBackend:
         try:
             response = await self._send(outgoing)
             raw = await _read(response)
-        except httpx.TimeoutException as exc:
-            raise SendError(str(exc) or type(exc).__name__, timeout=True) from exc
-        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            raise SendError(str(exc) or type(exc).__name__) from exc
-        except httpx.HTTPError as exc:  # a local misuse (an unsupported scheme, a bad proxy): it would fail again
-            raise SendError(str(exc) or type(exc).__name__, retryable=False) from exc
+        except httpx.HTTPError as exc:
+            timeout = isinstance(exc, httpx.TimeoutException)
+            # Any other error is a local misuse (an unsupported scheme, a bad proxy): it would fail again.
+            retryable = timeout or isinstance(exc, httpx.NetworkError | httpx.RemoteProtocolError)
+            raise SendError(str(exc) or type(exc).__name__, timeout=timeout, retryable=retryable) from exc
         return Answer(response.status_code, response.headers, raw)
 
     async def aclose(self) -> None:

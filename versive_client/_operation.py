@@ -24,14 +24,13 @@ from versive_client._errors import request_id
 from versive_client._generated.operations import Param
 from versive_client._transport import CALL_HEADERS, Request, require, unsendable, unusable
 
+T = TypeVar("T")
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from versive_client._generated.operations import Operation
     from versive_client._transport import Answer
 
-T = TypeVar("T")
-if TYPE_CHECKING:
     Values = Mapping[str, Any]
     """A call's arguments or options, by name: only those the caller gave."""
     Read = Callable[[Any], T]
@@ -130,8 +129,7 @@ def check_headers(name: str, headers: object) -> dict[str, str]:
             raise ValueError(f"{name} must not set {header}: each call sends its own (idempotency_key=... sets it)")
         if header.lower() == "authorization":
             raise ValueError(f"{name} must not set {header}: the client sends the API key given as api_key=...")
-        problem = unsendable(value, allow_space=True)
-        if problem:  # the value is not shown: it may be a secret
+        if problem := unsendable(value, allow_space=True):  # the value is not shown: it may be a secret
             raise ValueError(f"{name}[{header!r}] {problem}")
     return {header.lower(): value for header, value in headers.items()}
 

@@ -33,7 +33,7 @@ import math
 import time
 from typing import TYPE_CHECKING
 
-from attrs import define, field, frozen
+from attrs import Factory, define, field, frozen
 
 if TYPE_CHECKING:
     import random
@@ -50,6 +50,11 @@ def _non_negative(_instance: object, attribute: Attribute[float], value: float) 
         raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
 
 
+def _fraction(_instance: object, attribute: Attribute[float], value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{attribute.name} must be between 0 and 1, got {value!r}")
+
+
 @frozen
 class RetryPolicy:
     """How long to wait between attempts. Immutable; pass one to ``VersiveClient(retry_policy=...)``.
@@ -59,14 +64,9 @@ class RetryPolicy:
 
     backoff_initial: float = field(default=0.5, validator=_non_negative)
     backoff_max: float = field(default=8.0, validator=_non_negative)
-    jitter: float = field(default=0.25)
+    jitter: float = field(default=0.25, validator=_fraction)
     retry_after_max: float = field(default=60.0, validator=_non_negative)
     wait: bool = True
-
-    @jitter.validator
-    def _check_jitter(self, _attribute: object, value: float) -> None:
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"jitter must be between 0 and 1, got {value!r}")
 
     @classmethod
     def no_wait(cls) -> RetryPolicy:
@@ -108,11 +108,8 @@ class RetryBudget:
     retry_cost: int = 5
     timeout_retry_cost: int = 10
     success_refund: int = 1
-    _tokens: float = field(init=False)
-
-    def __attrs_post_init__(self) -> None:
-        """Start full."""
-        self._tokens = float(self.capacity)
+    # Starts full.
+    _tokens: float = field(init=False, default=Factory(lambda self: float(self.capacity), takes_self=True))
 
     @property
     def tokens(self) -> float:

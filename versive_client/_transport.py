@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
-from attrs import evolve, field, frozen
+from attrs import define, evolve, field, frozen
 
 from versive_client._errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    RateLimitError,
     request_id,
     status_error,
     validation_error,
@@ -209,11 +210,9 @@ class Backend(Protocol):
 
     async def send(self, request: Request, timeout: httpx.Timeout, secret: Secret) -> Answer:
         """Send `request` once within `timeout`, with `secret`'s Authorization; `SendError` for no usable response."""
-        ...
 
     async def aclose(self) -> None:
         """Close the connection pool, if the backend owns one."""
-        ...
 
 
 class Attempt(NamedTuple):
@@ -335,44 +334,33 @@ if TYPE_CHECKING:
     """A call's operation name and path template, each None when unknown."""
 
 
+@define(eq=False, repr=False)
 class Sender:
-    """The attempt loop of one client; a derived client's shares the backend, budget, sleep and observers."""
+    """The attempt loop of one client; a derived client's shares the backend, budget, sleep and observers.
 
-    def __init__(
-        self,
-        backend: Backend,
-        *,
-        secret: Secret,
-        budget: RetryBudget,
-        sleep: Callable[[float], Awaitable[object]] | None,
-        observers: Sequence[Observe],
-        parent: Sender | None = None,
-    ) -> None:
-        """Send through `backend`; each of `observers` is asked to watch every call, in order; closed with `parent`."""
-        self.backend = backend
-        self.secret = secret
-        self.budget = budget
-        self.observers = tuple(observers)
-        self.parent = parent
-        self.closed = False
-        self._sleep = sleep or _sleep
-        # Not for security: jitter only needs to differ between clients and calls.
-        self._random = random.Random()  # noqa: S311
+    Sends through `backend`; each of `observers` is asked to watch every call, in order; closed with `parent`.
+    """
+
+    backend: Backend
+    secret: Secret
+    budget: RetryBudget
+    sleep: Callable[[float], Awaitable[object]] | None
+    observers: tuple[Observe, ...]
+    parent: Sender | None = None
+    closed: bool = field(default=False, init=False)
+    # Not for security: jitter only needs to differ between clients and calls.
+    _random: random.Random = field(factory=random.Random, init=False)
 
     def derive(self, observers: Sequence[Observe] = ()) -> Sender:
         """A sender sharing this one's backend, budget, sleep and observers (and `observers` after them)."""
-        observers = (*self.observers, *observers)
-        return Sender(
-            self.backend, secret=self.secret, budget=self.budget, sleep=self._sleep, observers=observers, parent=self
-        )
+        return evolve(self, observers=(*self.observers, *observers), parent=self)
 
     def check_open(self) -> None:
         """Raise if this client, or one it was derived from (they share the pool), has been closed."""
-        sender: Sender | None = self
-        while sender is not None:
-            if sender.closed:
-                raise RuntimeError("this VersiveClient is closed (closing a client closes the clients derived from it)")
-            sender = sender.parent
+        if self.closed:
+            raise RuntimeError("this VersiveClient is closed (closing a client closes the clients derived from it)")
+        if self.parent is not None:
+            self.parent.check_open()
 
     async def aclose(self) -> None:
         """Close this sender, and the backend if this sender is not derived from another."""
@@ -399,10 +387,8 @@ class Sender:
         watchers: list[CallObserver] = []
         error: BaseException | None = None
         try:
-            for observe in self.observers:
-                watcher = _tell(observe, call)
-                if watcher is not None:
-                    watchers.append(watcher)
+            # Extended one by one: a watcher made before an interruption still hears the end.
+            watchers.extend(watcher for observe in self.observers if (watcher := _tell(observe, call)) is not None)
             return await self._attempts(request, options, deadline, watchers)
         except BaseException as exc:  # cancellation too: every observer hears how the call ended
             error = exc
@@ -424,9 +410,7 @@ class Sender:
             for watcher in watchers:
                 _tell(watcher.before_attempt, attempt, request.headers)
             answer, error, retryable = await self._attempt(request, options.timeout, deadline, attempt)
-            wait = None
-            if error is not None and retryable and attempt <= options.max_retries:
-                wait = self._wait_before_retry(error, attempt, options.retry_policy, deadline)
+            wait = self._retry_wait(error, attempt, options, deadline) if retryable and error is not None else None
             if watchers or logger.isEnabledFor(logging.DEBUG):
                 got = answer if answer is not None else error  # the response's status and headers, if any
                 status, headers = getattr(got, "status_code", None), getattr(got, "headers", None)
@@ -444,7 +428,7 @@ class Sender:
             if wait is None:
                 raise error
             if wait > 0:
-                await self._sleep(wait)
+                await (self.sleep or _sleep)(wait)
             self.check_open()
 
     async def _attempt(
@@ -488,27 +472,25 @@ class Sender:
         except BaseException as exc:
             _frameless(exc)
             raise
-        coding = answer.headers.get("content-encoding")
-        if coding is not None:  # only when the server names one; httpx decodes what it names
+        # Only when the server names one; httpx decodes what it names.
+        if (coding := answer.headers.get("content-encoding")) is not None:
             try:
                 answer.content = answer.to_httpx().content
             except httpx.DecodingError as exc:
                 raise SendError(f"the body does not decode as its Content-Encoding ({coding}) says") from exc
         return answer
 
-    def _wait_before_retry(
-        self, error: VersiveError, attempt: int, policy: RetryPolicy, deadline: float | None
-    ) -> float | None:
+    def _retry_wait(self, error: VersiveError, attempt: int, options: Options, deadline: float | None) -> float | None:
         """Seconds to wait before the next attempt, or None when the call must fail now."""
+        policy = options.retry_policy
         retry_after = error.retry_after if isinstance(error, APIStatusError) else None
-        if retry_after is not None and retry_after > policy.retry_after_max:
+        if attempt > options.max_retries or (retry_after is not None and retry_after > policy.retry_after_max):
             return None
         wait = policy.delay(attempt, retry_after, self._random)
         if deadline is not None and time.monotonic() + wait >= deadline:
             return None
-        if isinstance(error, APIStatusError) and error.status_code == 429:  # noqa: PLR2004 - paced, not budgeted
-            return wait
-        if not self.budget.try_spend(after_timeout=isinstance(error, APITimeoutError)):
+        paced = isinstance(error, RateLimitError)  # a 429 is paced, not budgeted
+        if not paced and not self.budget.try_spend(after_timeout=isinstance(error, APITimeoutError)):
             logger.debug("retry budget exhausted (%.0f tokens left): not retrying", self.budget.tokens)
             return None
         return wait
@@ -552,30 +534,28 @@ async def _wait_turn(watcher: CallObserver, attempt: int) -> None:
         logger.exception("%s raised; the call goes on", type(watcher).__qualname__ + ".wait_turn")
 
 
-def _log_attempt(attempt: Attempt) -> None:
+def _log_attempt(event: Attempt) -> None:
     """One DEBUG line per attempt: method, path, status or error, attempt number, the wait before the next.
 
     The fields are the record's attributes too (``extra``), for formatters that write them out (JSON).
     """
     if logger.isEnabledFor(logging.DEBUG):
-        error = attempt.error
+        error = event.error
         error_type = None if error is None else type(error).__name__
-        outcome = attempt.status_code if error is None or isinstance(error, APIStatusError) else error_type
-        wait = attempt.wait
-        then = "" if error is None else ", not retried" if wait is None else f", retrying in {wait:.2f}s"
+        outcome = event.status_code if error is None or isinstance(error, APIStatusError) else error_type
+        path = urlsplit(event.url).path
+        then = "" if error is None else ", not retried" if event.wait is None else f", retrying in {event.wait:.2f}s"
         fields = {
-            "method": attempt.method,
-            "path": urlsplit(attempt.url).path,
-            "status_code": attempt.status_code,
+            "method": event.method,
+            "path": path,
+            "status_code": event.status_code,
             "error_type": error_type,
-            "attempt": attempt.number,
-            "wait": attempt.wait,
-            "request_id": attempt.request_id,
-            "idempotency_key": attempt.idempotency_key,
+            "attempt": event.number,
+            "wait": event.wait,
+            "request_id": event.request_id,
+            "idempotency_key": event.idempotency_key,
         }
-        logger.debug(
-            "%s %s -> %s (attempt %d%s)", attempt.method, fields["path"], outcome, attempt.number, then, extra=fields
-        )
+        logger.debug("%s %s -> %s (attempt %d%s)", event.method, path, outcome, event.number, then, extra=fields)
 
 
 async def _sleep(seconds: float) -> None:
