@@ -32,6 +32,7 @@ import argparse
 import copy
 import json
 import re
+import textwrap
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
@@ -52,7 +53,8 @@ EXIT_NON_BREAKING = 10
 EXIT_BREAKING = 20
 EXIT_FETCH_FAILED = 30
 # A fenced code block: its fence, its info string (any), its text.
-FENCED_BLOCK = re.compile(r"^(`{3,}|~{3,})([^\n]*)\n(.*?)^\1[ \t]*$", re.MULTILINE | re.DOTALL)
+# A fenced block as CommonMark has it: up to three spaces before the fence (inside a list item, say).
+FENCED_BLOCK = re.compile(r"^ {0,3}(`{3,}|~{3,})([^\n]*)\n(.*?)^ {0,3}\1[ \t]*$", re.MULTILINE | re.DOTALL)
 # The info strings of blocks that say they hold YAML or JSON (or say nothing): one of these that does not parse
 # but has an `openapi` key line is a broken document, not an example. A shell script writing a spec is an example.
 DATA_FENCES = frozenset({"", "yaml", "yml", "json"})
@@ -184,11 +186,11 @@ def parse_source(name: str, raw: str) -> Source:
     document, error = _parse(raw)
     if _is_openapi(document):
         return Source(name, raw, document)
-    blocks = list(FENCED_BLOCK.finditer(raw))
+    blocks = list(FENCED_BLOCK.finditer(raw.replace("\r\n", "\n")))  # a page served with CRLF line ends too
     if error is not None and not blocks and OPENAPI_KEY.search(raw):
         raise UpdateError(f"not YAML or JSON: {error}")
     for block in blocks:
-        label, text = (block.group(2).split() or [""])[0].lower(), block.group(3)
+        label, text = (block.group(2).split() or [""])[0].lower(), textwrap.dedent(block.group(3))
         document, error = _parse(text)
         if _is_openapi(document):
             return Source(name, text, document)

@@ -24,6 +24,7 @@ import sys
 import traceback
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 import rich.console
 import rich.scope
@@ -33,7 +34,7 @@ import sentry_sdk.transport
 import structlog.tracebacks
 from conftest import ROOT, free_port
 
-from versive_client import CallObserver, RetryPolicy, VersiveClient
+from versive_client import APIConnectionError, CallObserver, NotFoundError, RetryPolicy, VersiveClient
 from versive_client.testing import FakeVersive, faults
 
 if TYPE_CHECKING:
@@ -532,3 +533,83 @@ def test_the_command_with_debug_holds_the_key_out_of_its_output(command: str, mo
         assert "Traceback (most recent call last)" in result.stderr, "--debug showed the traceback"
     assert "error" in written
     assert_clean(written, "versive --debug")
+
+
+def test_the_key_cannot_be_pickled_or_copied_out() -> None:
+    """What holds the key refuses pickling (a process pool, a cache) and copying, saying so without the key."""
+    import copy  # noqa: PLC0415
+    import pickle  # noqa: PLC0415
+
+    client = VersiveClient(KEY, base_url="https://api.versive.test")
+    secret = client._sender.secret  # noqa: SLF001 - the one object that holds the key
+    with pytest.raises(TypeError, match="cannot be pickled or copied") as caught:
+        pickle.dumps(secret)
+    assert_clean(str(caught.value), "message")
+    for attempt in (copy.copy, copy.deepcopy):
+        with pytest.raises(TypeError, match="cannot be pickled or copied"):
+            attempt(secret)
+    with pytest.raises(TypeError) as whole:  # whichever part of the client refuses first
+        pickle.dumps(client)
+    assert_clean(str(whole.value), "message")
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("backend", ["httpx", "aiohttp", "http_client"])
+async def test_the_callers_own_exception_keeps_its_traceback(backend: str) -> None:
+    """A call made while the application handles its own exception leaves that exception's stack alone.
+
+    Only what the HTTP library raised loses its frames; the application's bug keeps its own.
+    """
+
+    def process() -> None:
+        raise ValueError("the application's own bug")
+
+    fake = FakeVersive(api_key=KEY)
+    fake.faults.queue(faults.Reset())
+    async with fake.serve() as base_url, httpx.AsyncClient() as http:
+        options: dict[str, Any] = {"http_client": http} if backend == "http_client" else {"http_backend": backend}
+        client = VersiveClient(KEY, base_url=base_url, retry_policy=RetryPolicy.no_wait(), telemetry=False, **options)
+        async with client:
+            try:
+                process()
+            except ValueError as exc:
+                await client.create_interview(study_id=MARKER)  # a reset, then a retry that works
+                caught = exc
+    assert "process" in [frame.name for frame in traceback.extract_tb(caught.__traceback__)]
+
+
+@pytest.mark.asyncio
+async def test_your_http_clients_errors_hold_no_request_with_the_key() -> None:
+    """With http_client=, httpx's exceptions carry the request (the key in its headers): it is let go."""
+    async with httpx.AsyncClient() as http:
+        client = VersiveClient(KEY, base_url=f"http://127.0.0.1:{free_port()}", http_client=http, max_retries=0)
+        async with client:
+            with pytest.raises(APIConnectionError) as caught:
+                await client.create_interview(study_id=MARKER)
+    pending: list[BaseException | None] = [caught.value]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, httpx.HTTPError):
+            with pytest.raises(RuntimeError):
+                current.request  # noqa: B018 - httpx raises when the exception holds no request
+        if current is not None:
+            pending += [current.__cause__, current.__context__]
+
+
+@pytest.mark.asyncio
+async def test_a_raise_for_status_hook_on_your_http_client_keeps_status_errors_typed() -> None:
+    """A common event hook, ``response.raise_for_status()``: a 503 is still retried, a 404 still a NotFoundError."""
+    fake = FakeVersive(api_key=KEY)
+    fake.faults.queue(faults.Status(503))
+
+    async def raise_for_status(response: httpx.Response) -> None:
+        response.raise_for_status()
+
+    async with httpx.AsyncClient(transport=fake.transport(), event_hooks={"response": [raise_for_status]}) as http:
+        options: dict[str, Any] = {"http_client": http, "retry_policy": RetryPolicy.no_wait()}
+        async with VersiveClient(KEY, base_url="https://api.versive.test", **options) as client:
+            interview = await client.create_interview(study_id=MARKER)
+            with pytest.raises(NotFoundError):
+                await client.interviews.get("no-such-interview")
+    assert interview.study_id == MARKER
+    assert [request.status for request in fake.requests] == [503, 200, 404]

@@ -5,6 +5,7 @@ Also the retry budget under 429s, and a user's own httpx client keeping its sett
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
@@ -19,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_cli import versive, write_participants
 
-from versive_client import Attempt, RateLimitError, RetryPolicy, VersiveClient
+from versive_client import APITimeoutError, Attempt, RateLimitError, RetryPolicy, VersiveClient
 from versive_client._retry import parse_retry_after
 from versive_client._transport import Options
 from versive_client.bulk import MAX_PAUSE, MAX_RATE, MIN_RATE, Pacer, rate_limits
@@ -201,8 +202,8 @@ async def test_a_reset_or_retry_after_of_a_year_pauses_the_batch_a_minute_at_mos
 
 @settings(max_examples=500)
 @given(st.one_of(st.none(), st.text(max_size=40), NUMBERS, st.datetimes().map(lambda d: d.strftime("%a, %d %b %Y"))))
-def test_retry_after_reads_as_none_or_finite_seconds(value: str | None) -> None:
-    """Whatever the header holds: None, or a finite number of seconds, never negative, never an exception."""
+def test_retry_after_reads_as_none_or_seconds(value: str | None) -> None:
+    """Whatever the header holds: None, or a number of seconds, never negative nor NaN, never an exception."""
     seconds = parse_retry_after(value, now=1_700_000_000.0)
     assert seconds is None or ((math.isfinite(seconds) or seconds == math.inf) and seconds >= 0)
 
@@ -345,3 +346,55 @@ async def test_your_http_client_keeps_its_headers_params_timeout_auth_and_hooks(
     assert first.body == {"study_id": "study_1", "title": "kept"}
     assert [request.extensions["timeout"]["read"] for request in hooked] == [7.0, 3.0]
     assert json.loads(hooked[0].content) == first.body
+
+
+class Arrivals(FakeVersive):
+    """A fake that notes when each request arrived (real clock)."""
+
+    def __init__(self) -> None:
+        super().__init__(api_key=KEY)
+        self.arrivals: list[float] = []
+        self._arrivals_lock = threading.Lock()
+
+    def handle(self, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes) -> Reply:
+        with self._arrivals_lock:
+            self.arrivals.append(time.monotonic())
+        return super().handle(method, target, headers, body)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("backend", ["httpx", "aiohttp"])
+async def test_max_rate_holds_when_calls_queue_for_a_connection(backend: str) -> None:
+    """More workers than connections, the first answers slow: the calls queued for a connection do not burst.
+
+    Each takes its turn once it holds a connection, not before it waits for one.
+    """
+    fake = Arrivals()
+    fake.faults.queue(faults.Delay(1.5), faults.Delay(1.5))
+    rows = [{"study_id": "study_1", "title": f"row {i}"} for i in range(30)]
+    async with fake.serve() as base_url:
+        client = VersiveClient(KEY, base_url=base_url, http_backend=backend, max_connections=2, telemetry=False)
+        async with client, client.create_interviews(rows, concurrency=32, max_rate=10) as results:
+            outcomes = [result async for result in results]
+    assert all(result.ok for result in outcomes)
+    assert busiest_second(fake.arrivals) <= 11
+
+
+@pytest.mark.asyncio
+async def test_a_calls_deadline_bounds_its_wait_for_a_turn() -> None:
+    """A paced call whose turn comes after its deadline fails at the deadline, without being sent."""
+    fake = FakeVersive(api_key=KEY)
+    pacer = Pacer(max_rate=1)
+    async with VersiveClient(
+        KEY, base_url=BASE_URL, transport=fake.transport(), on_call=[pacer], deadline=1.5, telemetry=False
+    ) as client:
+        started = time.monotonic()
+        outcomes = await asyncio.gather(
+            *(client.create_interview(study_id="study_1") for _ in range(4)), return_exceptions=True
+        )
+        took = time.monotonic() - started
+    failed = [outcome for outcome in outcomes if isinstance(outcome, APITimeoutError)]
+    assert len(failed) == 2, outcomes
+    assert all("ran out of its deadline" in str(error) and error.attempts == 1 for error in failed)
+    assert len(fake.requests) == 2
+    assert took < 2.0, "the calls past their deadline gave up at it"

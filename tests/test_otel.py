@@ -929,3 +929,38 @@ async def test_a_method_with_a_path_parameter_is_named_by_its_operation_and_temp
     assert attempt.attributes is not None
     assert attempt.attributes["url.template"] == "/api/v1/interviews/{id}"
     assert attempt.attributes["url.full"] == f"https://api.versive.test{base_path}/api/v1/interviews/i%2F1"
+
+
+@pytest.mark.asyncio
+async def test_an_on_call_function_that_returns_no_observer_is_logged_and_the_call_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A duck-typed object without every method, or a dict: logged once by what it is; the call is created once."""
+
+    class HeaderAdder:  # not a CallObserver: only what it needs
+        def before_attempt(self, number: int, headers: MutableMapping[str, str]) -> None:  # noqa: ARG002
+            headers["x-tenant"] = "acme"
+
+    fake = FakeVersive(api_key=KEY)
+    with caplog.at_level(logging.ERROR, logger="versive_client"):
+        async with in_process(fake, on_call=[lambda _call: HeaderAdder(), lambda _call: {}], telemetry=False) as client:
+            interview = await client.create_interview(study_id="study_1")
+    assert [i.id for i in fake.interviews] == [interview.id]
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("returned a HeaderAdder, not a CallObserver" in message for message in messages), messages
+    assert any("returned a dict, not a CallObserver" in message for message in messages), messages
+
+
+def test_async_hooks_are_refused_when_the_client_is_made() -> None:
+    """An async on_attempt hook would never run, an async on_call function never observe: refused, by name."""
+
+    async def hook(attempt: Attempt) -> None:  # noqa: ARG001
+        return None
+
+    async def observe(call: Call) -> CallObserver:  # noqa: ARG001
+        return CallObserver()
+
+    with pytest.raises(TypeError, match="on_attempt must be plain functions, not coroutine functions"):
+        VersiveClient(KEY, on_attempt=[hook])
+    with pytest.raises(TypeError, match="on_call must be plain functions, not coroutine functions"):
+        VersiveClient(KEY, on_call=[observe])  # type: ignore[list-item]

@@ -402,6 +402,22 @@ def test_a_page_is_an_api_page_when_a_fenced_block_parses_to_a_document(tmp_path
     assert (tmp_path / "openapi.yaml").read_text() == block
 
 
+@pytest.mark.parametrize("form", ["CRLF line ends", "a fence indented in a list item"])
+def test_a_page_served_with_crlf_or_an_indented_fence_is_an_api_page(tmp_path: Path, form: str) -> None:
+    """CommonMark fences up to three spaces in; pages whose lines end in CRLF: the block is still the document."""
+    block = yaml.safe_dump(yaml.safe_load(SPEC.read_text()), sort_keys=False)
+    if form == "CRLF line ends":
+        page_text = f"# Create Interview\n\n```yaml\n{block}```\n".replace("\n", "\r\n")
+    else:
+        indented = "".join(f"   {line}" for line in block.splitlines(keepends=True))
+        page_text = f"# Create Interview\n\n1. The document:\n\n   ```yaml\n{indented}   ```\n"
+    source = tmp_path / "page.md"
+    source.write_bytes(page_text.encode())
+    result = run(tmp_path, source)
+    assert result.returncode == NON_BREAKING, result.stderr
+    assert (tmp_path / "openapi.yaml").read_text() == block
+
+
 # -- following a documentation index -------------------------------------------------
 
 

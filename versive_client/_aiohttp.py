@@ -54,7 +54,7 @@ class AiohttpBackend:
             async with self._session.request(
                 request.method,
                 request.url,
-                headers={**request.headers, "authorization": secret.authorization()},
+                headers={**request.headers, "authorization": secret.authorization},
                 data=request.content or None,
                 allow_redirects=False,
                 timeout=self._client_timeout(timeout),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import ipaddress
 import logging
 import os
@@ -20,7 +21,7 @@ from versive_client._generated.types import UNSET, Unset
 from versive_client._httpx import HttpxBackend
 from versive_client._operation import Response, build_request, check_headers, read_answer
 from versive_client._retry import RetryBudget, RetryPolicy
-from versive_client._transport import AttemptHooks, Options, Secret, Sender, logger, require, unsendable
+from versive_client._transport import AttemptHooks, Options, Secret, Sender, _Gate, logger, require, unsendable
 from versive_client._version import __version__
 
 if TYPE_CHECKING:
@@ -146,7 +147,9 @@ class VersiveClient(Resources):
         backend = _backend(http_backend, http_client, transport, url, trust_env=trust_env, pool=max_connections)
         if isinstance(http_client, httpx.AsyncClient) and timeout is DEFAULT_TIMEOUT:  # yours, unless you give one
             options = evolve(options, timeout=http_client.timeout)
-        sender = Sender(backend, secret=secret.check(), budget=RetryBudget(), sleep=sleep, observers=observers)
+        # The SDK's own pool has its gate (see _Gate); yours keeps its own limits.
+        gate = _Gate(max_connections) if http_client is None and transport is None else None
+        sender = Sender(backend, secret.check(), RetryBudget(), sleep, observers, gate)
         # Header names in lower case (HTTP compares them without case): a default header replaces the SDK's own.
         self._setup(url, sender, options, {"user-agent": USER_AGENT, **extra})
 
@@ -219,12 +222,12 @@ class VersiveClient(Resources):
         .. versionchanged:: 0.4.0 an option not given is `NOT_GIVEN`, so ``deadline=None`` clears it.
         """
         self._sender.check_open()
-        observers = _observers(None, on_attempt, on_call)
+        sender = self._sender.derive(_observers(None, on_attempt, on_call))
         options = self._options.but(
             timeout=timeout, max_retries=max_retries, deadline=deadline, retry_policy=retry_policy
         )
         derived = object.__new__(VersiveClient)
-        derived._setup(self._base_url, self._sender.derive(observers), options, self._headers)
+        derived._setup(self._base_url, sender, options, self._headers)
         return derived
 
     def __repr__(self) -> str:
@@ -296,6 +299,9 @@ def _observers(sleep: object, on_attempt: object, on_call: object) -> list[Obser
         raise TypeError("on_attempt must be a sequence of functions taking an Attempt")
     if not isinstance(on_call, Sequence) or not all(callable(hook) for hook in on_call):
         raise TypeError("on_call must be a sequence of functions taking a Call")
+    for name, hooks in (("on_attempt", on_attempt), ("on_call", on_call)):
+        if any(inspect.iscoroutinefunction(hook) for hook in hooks):  # one would never run, or never observe
+            raise TypeError(f"{name} must be plain functions, not coroutine functions (wait_turn may await)")
     return [*on_call, AttemptHooks(tuple(on_attempt))] if on_attempt else list(on_call)
 
 
@@ -349,7 +355,7 @@ def _backend(
             ) from exc
         return AiohttpBackend(max_connections=pool, proxy=proxy, trust_env=trust)
     limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
-    return HttpxBackend(httpx.AsyncHTTPTransport(limits=limits, proxy=proxy, trust_env=trust), gate=pool)
+    return HttpxBackend(httpx.AsyncHTTPTransport(limits=limits, proxy=proxy, trust_env=trust))
 
 
 def _environment_proxy(url: httpx.URL) -> str | None:

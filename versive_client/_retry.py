@@ -119,10 +119,9 @@ class RetryBudget:
     def try_spend(self, *, after_timeout: bool) -> bool:
         """Take the cost of one retry; False (and nothing taken) when the bucket cannot pay."""
         cost = self.timeout_retry_cost if after_timeout else self.retry_cost
-        if self._tokens < cost:
-            return False
-        self._tokens -= cost
-        return True
+        affordable = self._tokens >= cost
+        self._tokens -= cost if affordable else 0
+        return affordable
 
     def refund(self) -> None:
         """A successful response puts a token back."""

@@ -12,8 +12,10 @@ Every resource method sends here, through ``VersiveClient.call``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
+import sys
 import time
 from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 from urllib.parse import urlsplit
@@ -35,6 +37,8 @@ from versive_client._retry import RETRY_STATUSES, RetryBudget, RetryPolicy, pars
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+
+    import anyio
 
     from versive_client._errors import APIResponseValidationError, VersiveError
 
@@ -112,7 +116,7 @@ class Secret:
     and show anything else by its ``repr``; this is neither, and its repr hides the key.
     """
 
-    __slots__ = ("_authorization", "problem")
+    __slots__ = ("authorization", "problem")
 
     def __init__(self, key: object, source: str) -> None:
         """Take `key` (from `source`) as given; what is wrong with it waits in `problem` for `check`.
@@ -120,29 +124,29 @@ class Secret:
         Nothing is raised here: a traceback through a frame that holds the key would show it.
         """
         key = key.strip() if isinstance(key, str) else key
-        self._authorization = f"Bearer {key}"
-        self.problem: tuple[type[Exception], str] | None = None
+        self.authorization = f"Bearer {key}"
+        """The Authorization header's value."""
+        self.problem: Exception | None = None
         if key is None:
-            self.problem = (ValueError, f"no API key: pass api_key=... or set {source}")
+            self.problem = ValueError(f"no API key: pass api_key=... or set {source}")
         elif not isinstance(key, str):
-            self.problem = (TypeError, f"api_key must be a string, got {type(key).__name__}")
+            self.problem = TypeError(f"api_key must be a string, got {type(key).__name__}")
         elif problem := ("is empty" if not key else unsendable(key, allow_space=False)):
-            self.problem = (ValueError, f"{'api_key' if source == 'api_key' else f'api_key (from {source})'} {problem}")
+            self.problem = ValueError(f"{'api_key' if source == 'api_key' else f'api_key (from {source})'} {problem}")
 
     def check(self) -> Secret:
         """This secret, or the error that says what is wrong with the key (never the key itself)."""
         if self.problem is not None:
-            kind, message = self.problem
-            raise kind(message)
+            raise self.problem
         return self
-
-    def authorization(self) -> str:
-        """The Authorization header's value."""
-        return self._authorization
 
     def __repr__(self) -> str:
         """Never the key."""
         return "Secret('[secure]')"
+
+    def __reduce__(self) -> str:
+        """Never pickled, nor copied (a process pool or a cache would hold the key)."""
+        raise TypeError("the API key cannot be pickled or copied; make a client in each process")
 
 
 def unsendable(value: str, *, allow_space: bool) -> str | None:
@@ -203,6 +207,40 @@ class SendError(Exception):
         super().__init__(reason)
         self.timeout = timeout
         self.retryable = retryable
+
+
+@define
+class _Gate:
+    """At most `limit` requests in the pool at once; the rest wait here, first come first served.
+
+    httpcore's pool scans every queued request each time a connection frees up, so with
+    a thousand calls queued on a hundred connections most of the time goes to the queue
+    itself. Waiting here instead costs O(1) per call, and the wait is bounded by the
+    pool timeout, as httpx's own pool wait would be. And a call takes its turn of a
+    pace (``wait_turn``) only once it holds a place here: calls queued for a connection
+    cannot all go at once when one frees up. Both backends; not your own `http_client`
+    or `transport`, whose pool the SDK does not know. (The semaphore is made on first
+    use, in the caller's event loop, asyncio or trio.)
+    """
+
+    limit: int
+    _semaphore: anyio.Semaphore | None = field(default=None, init=False)
+
+    async def enter(self, timeout: float | None) -> None:
+        import anyio  # noqa: PLC0415 - keeps `import versive_client` light
+
+        semaphore = self._semaphore = self._semaphore or anyio.Semaphore(self.limit)
+        try:
+            semaphore.acquire_nowait()  # the common case, without a cancel scope
+        except anyio.WouldBlock:
+            with anyio.move_on_after(timeout):
+                await semaphore.acquire()
+                return
+            raise SendError("no connection of the pool was free within timeout.pool", timeout=True) from None
+
+    def leave(self) -> None:
+        assert self._semaphore is not None  # noqa: S101 - entered before
+        self._semaphore.release()
 
 
 class Backend(Protocol):
@@ -304,11 +342,11 @@ class CallObserver:
         """The call ended: None when it succeeded, else what it raised (a `VersiveError`, a cancellation)."""
 
 
+@define
 class AttemptHooks(CallObserver):
     """``on_attempt`` functions: one observer of every call, calling each after each attempt."""
 
-    def __init__(self, hooks: Sequence[Callable[[Attempt], object]]) -> None:
-        self.hooks = hooks
+    hooks: Sequence[Callable[[Attempt], object]]
 
     def __call__(self, call: Call) -> CallObserver:  # noqa: ARG002 - the same for every call
         return self
@@ -331,6 +369,7 @@ if TYPE_CHECKING:
     Observe = Callable[[Call], CallObserver | None]
     """What ``on_call`` takes: a function of a `Call` returning its observer, or None."""
     Route = tuple[str | None, str | None]
+    Watchers = Sequence[CallObserver]
     """A call's operation name and path template, each None when unknown."""
 
 
@@ -346,6 +385,7 @@ class Sender:
     budget: RetryBudget
     sleep: Callable[[float], Awaitable[object]] | None
     observers: tuple[Observe, ...]
+    gate: _Gate | None = None
     parent: Sender | None = None
     closed: bool = field(default=False, init=False)
     # Not for security: jitter only needs to differ between clients and calls.
@@ -387,8 +427,12 @@ class Sender:
         watchers: list[CallObserver] = []
         error: BaseException | None = None
         try:
-            # Extended one by one: a watcher made before an interruption still hears the end.
-            watchers.extend(watcher for observe in self.observers if (watcher := _tell(observe, call)) is not None)
+            for observe in self.observers:  # appended one by one: each made before an interruption hears the end
+                watcher: object = _tell(observe, call)
+                if isinstance(watcher, CallObserver):
+                    watchers.append(watcher)
+                elif watcher is not None:  # a duck, a coroutine: it would fail (or never run) mid-call
+                    logger.error("%s returned a %s, not a CallObserver", observe, type(watcher).__name__)
             return await self._attempts(request, options, deadline, watchers)
         except BaseException as exc:  # cancellation too: every observer hears how the call ended
             error = exc
@@ -396,6 +440,7 @@ class Sender:
         finally:
             for watcher in reversed(watchers):  # left in the reverse order, as nested context managers are
                 _tell(watcher.end, error)
+            error = None  # no cycle through this frame
 
     async def _attempts(
         self, request: Request, options: Options, deadline: float | None, watchers: Sequence[CallObserver]
@@ -403,19 +448,15 @@ class Sender:
         attempt = 0
         while True:
             attempt += 1
-            for watcher in watchers:
-                await _wait_turn(watcher, attempt)
-            started = time.monotonic()
             request.headers[RETRY_COUNT_HEADER] = str(attempt - 1)
-            for watcher in watchers:
-                _tell(watcher.before_attempt, attempt, request.headers)
-            answer, error, retryable = await self._attempt(request, options.timeout, deadline, attempt)
+            started = [time.monotonic()]  # when the attempt went: set again once it has had its turn
+            answer, error, retryable = await self._attempt(request, options.timeout, deadline, watchers, started)
             wait = self._retry_wait(error, attempt, options, deadline) if retryable and error is not None else None
             if watchers or logger.isEnabledFor(logging.DEBUG):
                 got = answer if answer is not None else error  # the response's status and headers, if any
                 status, headers = getattr(got, "status_code", None), getattr(got, "headers", None)
                 retry_after = error.retry_after if isinstance(error, APIStatusError) else None
-                key, elapsed = request.headers.get(IDEMPOTENCY_HEADER), time.monotonic() - started
+                key, elapsed = request.headers.get(IDEMPOTENCY_HEADER), time.monotonic() - started[0]
                 event = Attempt(
                     request.method, request.url, attempt, status, error, wait, retry_after, key, elapsed, headers
                 )
@@ -432,11 +473,12 @@ class Sender:
             self.check_open()
 
     async def _attempt(
-        self, request: Request, timeout: httpx.Timeout, deadline: float | None, number: int
+        self, request: Request, timeout: httpx.Timeout, deadline: float | None, watchers: Watchers, started: list[float]
     ) -> tuple[Answer | None, VersiveError | None, bool]:
         """One attempt: a usable answer, or the error it ended in and whether another attempt may help."""
+        number = int(request.headers[RETRY_COUNT_HEADER]) + 1
         try:
-            answer = await self._send(request, timeout, deadline)
+            answer = await self._send(request, timeout, deadline, watchers, started)
         except SendError as exc:
             kind = APITimeoutError if exc.timeout else APIConnectionError
             what = f"timed out: {exc}" if exc.timeout else f"failed: {exc}"
@@ -459,18 +501,28 @@ class Sender:
         error = status_error(error_response(answer, request), retry_after=retry_after, attempts=number)
         return None, error, answer.status_code in RETRY_STATUSES
 
-    async def _send(self, request: Request, timeout: httpx.Timeout, deadline: float | None) -> Answer:
+    async def _send(
+        self, request: Request, timeout: httpx.Timeout, deadline: float | None, watchers: Watchers, started: list[float]
+    ) -> Answer:
+        """A place in the pool, each observer's turn, then the request, all within the deadline."""
+        number, handled = int(request.headers[RETRY_COUNT_HEADER]) + 1, sys.exc_info()[1]
         try:
-            if deadline is None:
-                answer = await self.backend.send(request, timeout, self.secret)
-            else:
-                import anyio  # noqa: PLC0415 - only for calls with a deadline: keeps `import versive_client` light
-
-                # The whole attempt, not only each phase: a slow trickle of bytes would outlive phase timeouts.
-                with anyio.fail_after(deadline - time.monotonic()):
+            # The whole attempt, not only each phase: a slow trickle of bytes would outlive phase timeouts.
+            with contextlib.nullcontext() if deadline is None else _fail_after(deadline):
+                if self.gate is not None:
+                    await self.gate.enter(timeout.pool)
+                try:
+                    for watcher in watchers:
+                        await _wait_turn(watcher, number)
+                    started[0] = time.monotonic()
+                    for watcher in watchers:
+                        _tell(watcher.before_attempt, number, request.headers)
                     answer = await self.backend.send(request, timeout, self.secret)
+                finally:
+                    if self.gate is not None:
+                        self.gate.leave()
         except BaseException as exc:
-            _frameless(exc)
+            _frameless(exc, handled)  # the caller's own exception (`handled`) keeps its stack
             raise
         # Only when the server names one; httpx decodes what it names.
         if (coding := answer.headers.get("content-encoding")) is not None:
@@ -506,24 +558,34 @@ def _connection_error(
 ) -> APIConnectionError:
     message = f"{request.method} {urlsplit(request.url).path} {what}"
     error = kind(message, method=request.method, url=request.url, attempts=attempts)
-    error.__cause__ = _frameless(cause)
+    error.__cause__ = cause  # without its frames already (Sender._send)
     return error
 
 
-def _frameless(exc: BaseException | None) -> BaseException | None:
-    """`exc`, and every exception chained to it, without stack frames.
+def _frameless(exc: BaseException, handled: BaseException | None) -> None:
+    """`exc`, and every exception chained to it up to `handled`, without stack frames or httpx requests.
 
-    The HTTP libraries' frames hold the request headers, so the API key; a traceback
-    rendered with its locals (as error trackers do) would show them. The messages stay.
+    The HTTP libraries' frames (and an httpx exception's request) hold the request headers,
+    so the API key; a traceback rendered with its locals (as error trackers do) would show
+    them. The messages stay. `handled`, the exception the caller was handling when the
+    call began (its own, chained beneath), and what lies beneath it are left as they are.
     """
-    pending, seen = [exc], set()
+    pending: list[BaseException | None] = [exc]
+    seen = {id(handled)}
     while pending:
         current = pending.pop()
         if current is not None and id(current) not in seen:
             seen.add(id(current))
             current.__traceback__ = None
+            if isinstance(current, httpx.HTTPError):
+                current._request = None  # noqa: SLF001 - httpx keeps no other way to let it go
             pending += [current.__cause__, current.__context__]
-    return exc
+
+
+def _fail_after(deadline: float) -> contextlib.AbstractContextManager[object]:
+    import anyio  # noqa: PLC0415 - only for calls with a deadline: keeps `import versive_client` light
+
+    return anyio.fail_after(deadline - time.monotonic())
 
 
 async def _wait_turn(watcher: CallObserver, attempt: int) -> None:
@@ -545,16 +607,9 @@ def _log_attempt(event: Attempt) -> None:
         outcome = event.status_code if error is None or isinstance(error, APIStatusError) else error_type
         path = urlsplit(event.url).path
         then = "" if error is None else ", not retried" if event.wait is None else f", retrying in {event.wait:.2f}s"
-        fields = {
-            "method": event.method,
-            "path": path,
-            "status_code": event.status_code,
-            "error_type": error_type,
-            "attempt": event.number,
-            "wait": event.wait,
-            "request_id": event.request_id,
-            "idempotency_key": event.idempotency_key,
-        }
+        fields: dict[str, object] = {"method": event.method, "path": path, "status_code": event.status_code}
+        fields.update(error_type=error_type, attempt=event.number, wait=event.wait, request_id=event.request_id)
+        fields["idempotency_key"] = event.idempotency_key
         logger.debug("%s %s -> %s (attempt %d%s)", event.method, path, outcome, event.number, then, extra=fields)
 
 
