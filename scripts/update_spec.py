@@ -32,8 +32,8 @@ import argparse
 import copy
 import json
 import re
-import textwrap
 import sys
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 

@@ -130,6 +130,24 @@ async def test_keys_from_the_items_make_a_second_run_create_nothing_new(harness:
     assert content_key(items(2)[0]) != content_key(items(2)[1])
 
 
+async def test_the_content_key_covers_everything_the_request_sends() -> None:
+    """Any change to what is sent is a new key; how the call is made (timeouts, retries, headers) is not."""
+    base: dict[str, Any] = {"study_id": "s", "title": "T", "language": "English", "metadata": {"participant_id": "p"}}
+    changed = [
+        {**base, "title": "Another"},
+        {**base, "language": "German"},
+        {**base, "metadata": {"participant_id": "p", "cohort": "B"}},
+        {**base, "extra_body": {"new_field": 1}},
+        {**base, "extra_query": {"q": "1"}},
+        {key: value for key, value in base.items() if key != "title"},  # left out: not sent
+        {**base, "title": None},  # sent as null
+    ]
+    keys = {content_key(item) for item in [base, *changed]}
+    assert len(keys) == 1 + len(changed)
+    options = {"timeout": 5.0, "max_retries": 0, "deadline": 9.0, "idempotency_key": "k", "extra_headers": {"x": "y"}}
+    assert content_key({**base, **options}) == content_key(base)
+
+
 async def test_an_items_own_key_wins_over_the_derived_one(harness: Harness) -> None:
     """An item that names its idempotency_key keeps it; the function gives the others theirs."""
     given: list[dict[str, Any]] = [

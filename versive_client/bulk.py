@@ -85,14 +85,25 @@ class InterviewResult:
         return self.interview is not None
 
 
-def content_key(item: Mapping[str, Any]) -> str:
-    """An idempotency key derived from what an item asks for: the same on every run, for the same content.
+# What an item may give that is not sent as the request's content: how the call is made, not what it asks for.
+NOT_CONTENT = frozenset({"idempotency_key", "timeout", "max_retries", "deadline", "extra_headers"})
 
-    For ``create_interviews(..., idempotency_key=content_key)`` when two items with the same
-    study, title, language and metadata are the same participant (a row listed twice, or a
-    batch run again): a server that honours the key creates one interview for them.
+
+def content_key(item: Mapping[str, Any]) -> str:
+    """An idempotency key derived from everything an item's request sends: the same on every run, for the same content.
+
+    The digest covers each argument the item gives that goes into the request (``study_id``,
+    ``title``, ``language``, ``metadata``, and ``extra_body`` / ``extra_query``; a field left
+    out differs from one given as None, which is sent as null), not how the call is made
+    (timeouts, retries, headers). So an item changed in any way gets a new key, and a server
+    that honours keys never sees a used key with another body. For
+    ``create_interviews(..., idempotency_key=content_key)`` when two items with the same
+    content are the same participant (a row listed twice, or a batch run again): a server
+    that honours the key creates one interview for them.
+
+    .. versionchanged:: 0.5.0 everything the request sends, ``extra_body`` included; a field left out is not None.
     """
-    fields = {name: item.get(name) for name in ("study_id", "title", "language", "metadata")}
+    fields = {name: value for name, value in item.items() if name not in NOT_CONTENT}
     digest = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
     return f"versive-bulk-{digest[:40]}"
 
