@@ -558,7 +558,7 @@ def _connection_error(
 ) -> APIConnectionError:
     message = f"{request.method} {urlsplit(request.url).path} {what}"
     error = kind(message, method=request.method, url=request.url, attempts=attempts)
-    error.__cause__ = cause  # without its frames already (Sender._send)
+    error.__cause__ = cause and cause.with_traceback(None)  # what it chains lost its frames in Sender._send
     return error
 
 
