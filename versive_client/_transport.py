@@ -369,8 +369,9 @@ if TYPE_CHECKING:
     Observe = Callable[[Call], CallObserver | None]
     """What ``on_call`` takes: a function of a `Call` returning its observer, or None."""
     Route = tuple[str | None, str | None]
-    Watchers = Sequence[CallObserver]
     """A call's operation name and path template, each None when unknown."""
+    Watchers = Sequence[CallObserver]
+    """The observers watching one call, in the order they were given."""
 
 
 @define(eq=False, repr=False)
