@@ -47,7 +47,7 @@ def test_the_wheel_holds_the_package_and_only_the_package(wheel: zipfile.ZipFile
 
 
 def test_the_wheel_metadata_declares_bounded_runtime_dependencies(wheel: zipfile.ZipFile) -> None:
-    """Python >= 3.11; httpx, attrs and anyio at runtime; the fake, the CLI and OpenTelemetry in extras; all bounded."""
+    """Python >= 3.11; httpx, attrs and anyio at runtime; the fake, the CLI, OpenTelemetry, webhooks in extras; bounded."""
     (metadata_name,) = (n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
     metadata = email.parser.Parser().parsestr(wheel.read(metadata_name).decode())
     assert metadata["Requires-Python"] == ">=3.11"
@@ -64,5 +64,6 @@ def test_the_wheel_metadata_declares_bounded_runtime_dependencies(wheel: zipfile
         "jsonschema<5,>=4.18; extra == 'testing'",
         "opentelemetry-api<2,>=1.30; extra == 'otel'",
         "rich<16,>=13.7; extra == 'cli'",
+        "svix<3,>=2.9.1; extra == 'webhooks'",
     ]
-    assert sorted(metadata.get_all("Provides-Extra") or []) == ["aiohttp", "cli", "otel", "testing"]
+    assert sorted(metadata.get_all("Provides-Extra") or []) == ["aiohttp", "cli", "otel", "testing", "webhooks"]
