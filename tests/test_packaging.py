@@ -47,7 +47,7 @@ def test_the_wheel_holds_the_package_and_only_the_package(wheel: zipfile.ZipFile
 
 
 def test_the_wheel_metadata_declares_bounded_runtime_dependencies(wheel: zipfile.ZipFile) -> None:
-    """Python >= 3.11; httpx, attrs and anyio at runtime; the fake, the CLI, OpenTelemetry, webhooks in extras; bounded."""
+    """Python >= 3.11; httpx, attrs and anyio at runtime; the fake, CLI, OpenTelemetry, webhooks in extras; bounded."""
     (metadata_name,) = (n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
     metadata = email.parser.Parser().parsestr(wheel.read(metadata_name).decode())
     assert metadata["Requires-Python"] == ">=3.11"
