@@ -13,6 +13,8 @@ from .ai_edit_request_v1_questions_item import AIEditRequestV1QuestionsItem
 from .ai_edit_response_v1 import AIEditResponseV1
 from .ai_edit_response_v1_change_log import AIEditResponseV1ChangeLog
 from .ai_edit_response_v1_questions_item import AIEditResponseV1QuestionsItem
+from .completed_interview import CompletedInterview
+from .completed_interview_metadata_type_0 import CompletedInterviewMetadataType0
 from .conversation_turn import ConversationTurn
 from .create_batch_questions_req_v1 import CreateBatchQuestionsReqV1
 from .create_batch_questions_req_v1_questions_item import (
@@ -39,10 +41,13 @@ from .create_study_req_v1_thank_you_message_type_0 import (
 from .create_study_req_v1_welcome_message_type_0 import (
     CreateStudyReqV1WelcomeMessageType0,
 )
+from .event_study import EventStudy
+from .event_study_metadata_type_0 import EventStudyMetadataType0
 from .folder import Folder
 from .http_error import HTTPError
 from .http_validation_error import HTTPValidationError
 from .interview import Interview
+from .interview_completed_event import InterviewCompletedEvent
 from .interview_details import InterviewDetails
 from .interview_details_metadata_type_0 import InterviewDetailsMetadataType0
 from .interview_details_parsed_conversation_json_type_1 import (
@@ -78,6 +83,8 @@ __all__ = (
     "AgentEditResponseV1LogicItem",
     "AgentEditResponseV1QuestionsItem",
     "AgentEditResponseV1StudySettingsType0",
+    "CompletedInterview",
+    "CompletedInterviewMetadataType0",
     "ConversationTurn",
     "CreateBatchQuestionsReqV1",
     "CreateBatchQuestionsReqV1QuestionsItem",
@@ -94,10 +101,13 @@ __all__ = (
     "CreateStudyReqV1ScreenOutMessageType0",
     "CreateStudyReqV1ThankYouMessageType0",
     "CreateStudyReqV1WelcomeMessageType0",
+    "EventStudy",
+    "EventStudyMetadataType0",
     "Folder",
     "HTTPError",
     "HTTPValidationError",
     "Interview",
+    "InterviewCompletedEvent",
     "InterviewDetails",
     "InterviewDetailsMetadataType0",
     "InterviewDetailsParsedConversationJsonType1",
