@@ -101,10 +101,15 @@ def test_everything_is_a_versive_error(error_class: type[VersiveError]) -> None:
 
 
 def test_the_hierarchy_is_drawn_in_the_docstring() -> None:
-    """The module docstring draws every error class, and the package exports each."""
+    """The module docstring draws every error class, and the package exports each.
+
+    An extension's own error (versive_client.webhooks' WebhookVerificationError) lives in
+    its module, beside the extra it needs, and is not counted here.
+    """
     assert errors.__doc__ is not None
     classes: list[type[VersiveError]] = [VersiveError, *VersiveError.__subclasses__()]
     classes += [*APIStatusError.__subclasses__(), *APIConnectionError.__subclasses__()]
+    classes = [error_class for error_class in classes if error_class.__module__ == errors.__name__]
     assert len(classes) == 13
     for error_class in classes:
         assert f" {error_class.__name__} " in errors.__doc__
