@@ -358,6 +358,13 @@ def demo(as_json: bool) -> None:  # noqa: FBT001
     "--burst", default=10, show_default=True, type=click.IntRange(1), help="Requests at once under the limit."
 )
 @click.option("--no-rate-limit-headers", is_flag=True, help="Do not state the limit in RateLimit headers.")
+@click.option("--webhook-url", metavar="URL", help="Send interview.completed webhooks to this URL.")
+@click.option("--webhook-secret", metavar="SECRET", help="Sign webhooks with this Svix endpoint secret (whsec_...).")
+@click.option(
+    "--webhook-retry-delays",
+    metavar="SECONDS,...",
+    help="Retry a failed webhook after each of these delays (default: Svix's, 5 s up to 10 h).",
+)
 @click.option("--quiet", is_flag=True, help="Do not log requests.")
 def fake_server(
     *,
@@ -367,6 +374,9 @@ def fake_server(
     rate_limit: float | None,
     burst: int,
     no_rate_limit_headers: bool,
+    webhook_url: str | None,
+    webhook_secret: str | None,
+    webhook_retry_delays: str | None,
     quiet: bool,
 ) -> None:
     """Run the fake Versive; the first line of output is its base URL. Stops on Ctrl-C."""
@@ -379,6 +389,13 @@ def fake_server(
         args += ["--rate-limit", str(rate_limit), "--burst", str(burst)]
     if no_rate_limit_headers:
         args.append("--no-rate-limit-headers")
+    for option, value in [
+        ("--webhook-url", webhook_url),
+        ("--webhook-secret", webhook_secret),
+        ("--webhook-retry-delays", webhook_retry_delays),
+    ]:
+        if value is not None:
+            args += [option, value]
     if quiet:
         args.append("--quiet")
     sys.exit(serve_main(args))

@@ -50,14 +50,42 @@ listed in :mod:`versive_client.testing.faults`; ``FakeVersive(rate_limit=RateLim
 burst=20))`` puts a server-side rate limit in front of it (429 with ``Retry-After``
 above it). Both apply to every operation.
 
-From a terminal: ``python -m versive_client.testing --port 0 [--api-key KEY]``.
+Completing interviews, and the webhook (needs the ``webhooks`` extra as well)::
+
+    fake = FakeVersive(webhook_url="http://127.0.0.1:8001/hooks", webhook_secret="whsec_...",
+                       webhook_retry_delays=(0.05, 0.1, 0.2))
+    fake.complete_interview(interview_id, transcript=[("assistant", "Why us?"), ("user", "Price.")])
+    deliveries = fake.wait_for_deliveries(timeout=5)   # every attempt: event_id, attempt, status or error
+
+The interview reads back ``closed`` with the transcript (one ``role: content`` line a
+turn) and its turns; the URL gets the ``interview.completed`` event, signed with the
+secret as Svix signs (``svix-id``, ``svix-timestamp``, ``svix-signature``), retried on a
+non-2xx answer or a connection failure with the same ``svix-id``.
+``complete_interview(id, screened_out=True)`` ends it ``screened_out`` and sends nothing.
+
+Tests in other languages reach the same through the loopback server's control endpoint,
+which is the fake's own and not part of the Versive API (no auth, faults, rate limit or
+record)::
+
+    POST /_fake/interviews/{id}/complete
+    {"transcript": [{"role": "assistant", "content": "Why us?"}, ...], "screened_out": false}
+
+Both fields are optional (a short canned conversation, and false). It answers 200 with
+the interview as read back, 404 for an interview the fake does not hold, 409 for one
+already closed, screened out or canceled, 422 for another body.
+
+From a terminal: ``python -m versive_client.testing --port 0 [--api-key KEY]``, with
+``--webhook-url URL --webhook-secret whsec_... [--webhook-retry-delays 0.05,0.1]`` to
+send webhooks (or ``versive fake-server`` with the same options).
 
 .. versionadded:: 0.1.0
 .. versionchanged:: 0.4.0 every operation of the spec, statefully.
+.. versionchanged:: 0.5.0 ``complete_interview``, webhooks and the control endpoint.
 """
 
 from . import faults
 from ._fake import FakeVersive, RateLimit, RecordedRequest
 from ._transport import FakeVersiveTransport
+from ._webhooks import WebhookDelivery
 
-__all__ = ["FakeVersive", "FakeVersiveTransport", "RateLimit", "RecordedRequest", "faults"]
+__all__ = ["FakeVersive", "FakeVersiveTransport", "RateLimit", "RecordedRequest", "WebhookDelivery", "faults"]

@@ -10,7 +10,7 @@ import argparse
 import logging
 import signal
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -39,6 +39,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-rate-limit-headers", action="store_true", help="do not state the limit in RateLimit headers"
     )
+    parser.add_argument("--webhook-url", metavar="URL", help="send interview.completed webhooks to this URL")
+    parser.add_argument(
+        "--webhook-secret", metavar="SECRET", help="sign webhooks with this Svix endpoint secret (whsec_...)"
+    )
+    parser.add_argument(
+        "--webhook-retry-delays",
+        metavar="SECONDS,...",
+        help="retry a failed webhook after each of these delays (default: Svix's, 5 s up to 10 h)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
     return parser
 
@@ -54,6 +63,24 @@ async def _run(fake: FakeVersive, host: str, port: int) -> None:
                 break
 
 
+def _fake(args: argparse.Namespace, limit: RateLimit | None) -> FakeVersive:
+    """The fake the options describe; bad webhook options exit 2, naming the option."""
+    webhooks: dict[str, Any] = {"webhook_url": args.webhook_url, "webhook_secret": args.webhook_secret}
+    if args.webhook_retry_delays is not None:
+        try:
+            webhooks["webhook_retry_delays"] = [float(delay) for delay in args.webhook_retry_delays.split(",")]
+        except ValueError:
+            _parser().error("--webhook-retry-delays must be seconds separated by commas, such as 0.05,0.1")
+    try:
+        return FakeVersive(api_key=args.api_key, seed=args.seed, rate_limit=limit, **webhooks)
+    except (ValueError, ImportError) as exc:
+        # The messages name the keyword arguments; on the command line they are options.
+        message = str(exc)
+        for keyword in ("webhook_url", "webhook_secret", "webhook_retry_delays"):
+            message = message.replace(keyword, "--" + keyword.replace("_", "-"))
+        _parser().error(message)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the fake until SIGINT or SIGTERM; returns the exit status."""
     args = _parser().parse_args(argv)
@@ -67,10 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             limit = RateLimit(args.rate_limit, burst=args.burst, headers=not args.no_rate_limit_headers)
         except ValueError as exc:
             _parser().error(f"--rate-limit/--burst: {exc}")
+    fake = _fake(args, limit)
     if not args.quiet:
         logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
-        fake = FakeVersive(api_key=args.api_key, seed=args.seed, rate_limit=limit)
         anyio.run(_run, fake, args.host, args.port)
     except OSError as exc:
         print(f"fake Versive: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)  # noqa: T201

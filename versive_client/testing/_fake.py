@@ -8,18 +8,21 @@ import datetime as dt
 import hmac
 import json
 import math
+import re
 import threading
 import time
+from collections.abc import Iterable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
 from attrs import field, frozen
 
 from versive_client.models import Folder, Interview, InterviewDetails, Question, QuestionLogic, Study
 
 from . import _spec
-from ._store import Call, InvalidError, NotFoundError, Store, created_interview
+from ._store import JSON, Call, ConflictError, InvalidError, NotFoundError, Store, created_interview, interview_details
+from ._webhooks import DEFAULT_RETRY_DELAYS, Deliverer, WebhookDelivery, interview_completed
 from .faults import (
     PRE_API_FAULTS,
     BadContentEncoding,
@@ -44,6 +47,15 @@ HTML_BAD_GATEWAY = (
     b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
 )
 HTML_NOT_JSON = b"<!doctype html><html><body><h1>Scheduled maintenance</h1></body></html>\n"
+
+# The fake's own control endpoints, beside the API's paths (none of which starts so).
+CONTROL_PREFIX = "/_fake/"
+COMPLETE_PATH = re.compile(r"/_fake/interviews/([^/]+)/complete")
+# What the participant and the interviewer say when a test does not care.
+DEFAULT_TURNS: tuple[tuple[str, str], ...] = (
+    ("assistant", "Thanks for joining. What brought you to us?"),
+    ("user", "A friend recommended you."),
+)
 
 
 @frozen
@@ -137,12 +149,40 @@ class FakeVersive:
 
     Safe to use from several threads: the loopback server runs in its own thread.
 
+    With `webhook_url` and `webhook_secret` (a Svix endpoint secret, ``whsec_...``; the two
+    go together, and need the ``webhooks`` extra) :meth:`complete_interview` delivers a
+    signed ``interview.completed`` to the URL, as Svix does: in the background, retried
+    after a non-2xx answer or a connection failure after each of `webhook_retry_delays`
+    seconds in turn (Svix's schedule by default: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+    10 h; give short ones in tests), with the same ``svix-id`` on every attempt::
+
+        fake = FakeVersive(webhook_url=url, webhook_secret=secret, webhook_retry_delays=(0.05, 0.1))
+        fake.complete_interview(interview_id, transcript=[("assistant", "Hi"), ("user", "Hello")])
+        assert [d.status for d in fake.wait_for_deliveries(timeout=5)] == [200]
+
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.4.0 every operation of the spec, with state to read and seed.
+    .. versionchanged:: 0.5.0 `webhook_url`, `webhook_secret` and `webhook_retry_delays`.
     """
 
-    def __init__(self, api_key: str | None = None, *, seed: int = 0, rate_limit: RateLimit | None = None) -> None:
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        seed: int = 0,
+        rate_limit: RateLimit | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        webhook_retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
+    ) -> None:
         """Create an empty fake; see the class docstring. `rate_limit` puts a `RateLimit` in front of it."""
+        if (webhook_url is None) != (webhook_secret is None):
+            raise ValueError("webhook_url and webhook_secret go together: give both, or neither")
+        self._webhooks = (
+            None
+            if webhook_url is None or webhook_secret is None
+            else Deliverer(webhook_url, webhook_secret, webhook_retry_delays)
+        )
         if api_key is not None and not api_key.strip():
             raise ValueError("api_key must be a non-empty string, or None to accept any bearer token")
         if rate_limit is not None and not isinstance(rate_limit, RateLimit):
@@ -160,7 +200,8 @@ class FakeVersive:
     def __repr__(self) -> str:
         """Counts only: the API key is never shown."""
         held = f"interviews={len(self._store.interviews)} studies={len(self._store.studies)}"
-        return f"<FakeVersive {held} requests={len(self._requests)}>"
+        webhook = "" if self._webhooks is None else f" webhook={self._webhooks.shown_url}"
+        return f"<FakeVersive {held} requests={len(self._requests)}{webhook}>"
 
     # -- inspection -------------------------------------------------------------
 
@@ -221,8 +262,31 @@ class FakeVersive:
         """The faults applied so far, in the order of the requests they hit."""
         return [request.fault for request in self.requests if request.fault is not None]
 
+    @property
+    def deliveries(self) -> list[WebhookDelivery]:
+        """Every webhook delivery attempt so far, in the order they ended (none without a `webhook_url`).
+
+        .. versionadded:: 0.5.0
+        """
+        return [] if self._webhooks is None else self._webhooks.records
+
+    def wait_for_deliveries(self, timeout: float = 10.0) -> list[WebhookDelivery]:
+        """Block until every webhook event has been delivered or has run out of retries; returns :attr:`deliveries`.
+
+        Raises `TimeoutError` when some are still pending after `timeout` seconds. From
+        async code, run it in a thread: ``await anyio.to_thread.run_sync(fake.wait_for_deliveries)``.
+
+        .. versionadded:: 0.5.0
+        """
+        return [] if self._webhooks is None else self._webhooks.wait(timeout)
+
     def reset(self) -> None:
-        """Forget everything held, requests, idempotency keys and scripted faults; refill the rate limit."""
+        """Forget everything held, requests, idempotency keys, faults and webhook deliveries; refill the rate limit.
+
+        Webhook retries still pending are dropped.
+        """
+        if self._webhooks is not None:
+            self._webhooks.stop()
         with self._lock:
             self._store = Store()
             self._requests.clear()
@@ -296,6 +360,70 @@ class FakeVersive:
                 raise ValueError(_described(exc.problems)) from None
             return InterviewDetails.from_dict(copy.deepcopy(details))
 
+    def complete_interview(
+        self, interview_id: str, transcript: Sequence[tuple[str, str]] = DEFAULT_TURNS, *, screened_out: bool = False
+    ) -> InterviewDetails:
+        """Run an interview to its end as the participant and Versive would; returns it as read back.
+
+        `transcript` is the conversation as ``(role, content)`` pairs (``"assistant"`` the
+        interviewer, ``"user"`` the participant); the interview reads back with them as
+        `conversation_json` and `parsed_conversation_json` (``{"role", "content"}`` turns) and
+        as the text `transcript`, one ``role: content`` line a turn. It goes from open (or
+        in_progress, or paused) through in_progress and processing to ``closed``, with
+        progress 100 and `started_at`, `ended_at`, `completed_at` and `active_time` set, and
+        with a `webhook_url` the signed ``interview.completed`` is sent in the background
+        (see :meth:`wait_for_deliveries`). With `screened_out` it ends ``screened_out``
+        instead, not completed, and sends nothing, as Versive does.
+
+        >>> fake.complete_interview(interview.id, transcript=[("assistant", "Why us?"), ("user", "Price.")])
+
+        An unknown interview raises `LookupError`; one already closed, screened out or
+        canceled `ValueError`. Safe to call from any thread, while the fake serves.
+
+        .. versionadded:: 0.5.0
+        """
+        return InterviewDetails.from_dict(self._complete(interview_id, transcript, screened_out=screened_out))
+
+    def _complete(self, interview_id: str, transcript: Sequence[tuple[str, str]], *, screened_out: bool) -> JSON:
+        turns = _checked_turns(transcript)
+        with self._lock:
+            try:
+                interview = self._store.complete_interview(interview_id, turns, screened_out=screened_out)
+            except NotFoundError as exc:
+                raise LookupError(exc.detail) from None
+            except ConflictError as exc:
+                raise ValueError(str(exc)) from None
+            study = self._store.studies.get(interview["study_id"])
+            payload = None if screened_out else interview_completed(copy.deepcopy(interview), copy.deepcopy(study))
+            details = copy.deepcopy(interview_details(interview))
+        if payload is not None and self._webhooks is not None:
+            self._webhooks.submit(interview_id, payload)
+        return details
+
+    def _control(self, method: str, path: str, body: bytes) -> Reply:
+        """The fake's control endpoint, ``POST /_fake/interviews/{id}/complete``: no auth, faults, limit or record."""
+        match = COMPLETE_PATH.fullmatch(path)
+        if match is None:
+            return _json_reply(HTTPStatus.NOT_FOUND, {"detail": "Not Found"})
+        if method.upper() != "POST":
+            return _json_reply(HTTPStatus.METHOD_NOT_ALLOWED, {"detail": "Method Not Allowed"}, allow="POST")
+        try:
+            request = json.loads(body) if body.strip() else {}
+            turns = [(turn["role"], turn["content"]) for turn in request.get("transcript") or DEFAULT_TURNS_JSON]
+            screened_out = request.get("screened_out", False)
+            if not isinstance(screened_out, bool):
+                raise TypeError("screened_out must be a boolean")  # noqa: TRY301 - one refusal for every bad body
+            turns = _checked_turns(turns)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return _json_reply(HTTPStatus.UNPROCESSABLE_ENTITY, {"detail": [_CONTROL_BODY_REFUSED]})
+        try:
+            answer = self._complete(unquote(match.group(1)), turns, screened_out=screened_out)
+        except LookupError as exc:
+            return _json_reply(HTTPStatus.NOT_FOUND, {"detail": str(exc)})
+        except ValueError as exc:
+            return _json_reply(HTTPStatus.CONFLICT, {"detail": str(exc)})
+        return _json_reply(HTTPStatus.OK, answer)
+
     def _seed(self, operation_id: str, body: dict[str, Any]) -> Any:  # noqa: ANN401 - the operation's JSON answer
         """Run an operation without a request: the same checks and state, no auth, faults, limit or record."""
         route = _spec.route_of(operation_id)
@@ -356,6 +484,8 @@ class FakeVersive:
 
     def handle(self, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes) -> Reply:
         """Answer one request: spend a token, draw a fault, answer as the API would, record."""
+        if urlsplit(target).path.startswith(CONTROL_PREFIX):
+            return self._control(method, urlsplit(target).path, body)
         names = [(name.lower(), value) for name, value in headers]
         with self._lock:
             refused, limit_headers = self._take_token()
@@ -462,6 +592,29 @@ _IDEMPOTENCY_REUSED = {
     "msg": "this Idempotency-Key was already used with a different request body",
     "type": "value_error.idempotency_key_reused",
 }
+
+
+DEFAULT_TURNS_JSON = [{"role": role, "content": content} for role, content in DEFAULT_TURNS]
+_CONTROL_BODY_REFUSED = {
+    "loc": ["body"],
+    "msg": 'expected {"transcript": [{"role": str, "content": str}, ...], "screened_out": bool}, both optional',
+    "type": "value_error",
+}
+
+
+def _checked_turns(transcript: object) -> list[tuple[str, str]]:
+    """`transcript` as a list of (role, content) pairs of strings; TypeError for anything else."""
+    iterable = isinstance(transcript, Iterable) and not isinstance(transcript, str | bytes)
+    turns = list(transcript) if iterable and isinstance(transcript, Iterable) else [transcript]
+    checked: list[tuple[str, str]] = []
+    for turn in turns:
+        if not isinstance(turn, tuple | list) or len(turn) != 2:  # noqa: PLR2004 - a pair
+            raise TypeError("transcript must be (role, content) pairs of strings")
+        role, content = turn
+        if not isinstance(role, str) or not isinstance(content, str):
+            raise TypeError("transcript must be (role, content) pairs of strings")
+        checked.append((role, content))
+    return checked
 
 
 def _unrouted(allowed: tuple[str, ...]) -> Reply:

@@ -28,6 +28,8 @@ JSON = dict[str, Any]
 LINK_BASE = "https://getversive.com/s/"
 # The answer to Create Interview: the documented example's fields, in its order.
 CREATED_INTERVIEW = ("id", "title", "study_id", "metadata", "link", "status", "created_at")
+# The statuses an interview can still be completed from.
+COMPLETABLE = ("open", "in_progress", "paused")
 # What a new question is when the batch item does not say (the spec leaves batch items open).
 QUESTION_DEFAULTS: JSON = {"type": "text", "interviewer_notes": None, "display_order": None, "props": {}, "assets": []}
 
@@ -48,6 +50,10 @@ class InvalidError(Exception):
         """A 422 with these FastAPI ``detail`` entries."""
         super().__init__(problems)
         self.problems = problems
+
+
+class ConflictError(Exception):
+    """The resource is not in a state the action applies to (the fake's control endpoint answers 409)."""
 
 
 @frozen
@@ -152,6 +158,34 @@ class Store:
         self._check({**interview, **fields}, "InterviewDetails", [])
         interview.update(fields)
         return interview_details(interview)
+
+    def complete_interview(self, interview_id: str, turns: Sequence[tuple[str, str]], *, screened_out: bool) -> JSON:
+        """Run an open, in_progress or paused interview to its end: ``closed`` with these turns, or ``screened_out``.
+
+        It goes in_progress, then processing, then closed at once: the store is read under
+        the fake's lock, so nobody sees the steps between. Returns the stored interview.
+        """
+        interview = self._interview(interview_id)
+        if interview["status"] not in COMPLETABLE:
+            message = (
+                f"the interview is {interview['status']}: only an open, in_progress or paused one can be completed"
+            )
+            raise ConflictError(message)
+        ended_at = now()
+        started_at = interview["started_at"] or interview["created_at"]
+        conversation = [{"role": role, "content": content} for role, content in turns]
+        interview.update(
+            status="screened_out" if screened_out else "closed",
+            started_at=started_at,
+            ended_at=ended_at,
+            completed_at=None if screened_out else ended_at,
+            progress=interview["progress"] if screened_out else 100,
+            active_time=(_parsed_time(ended_at) - _parsed_time(started_at)).total_seconds(),
+            conversation_json=conversation,
+            parsed_conversation_json=[dict(turn) for turn in conversation],
+            transcript="\n".join(f"{role}: {content}" for role, content in turns),
+        )
+        return interview
 
     # -- studies -----------------------------------------------------------------
 
@@ -389,6 +423,10 @@ class Store:
 
 def _writable(body: Mapping[str, Any], request: str) -> JSON:
     return {name: body[name] for name in _spec.properties(request) if name in body}
+
+
+def _parsed_time(moment: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(moment)
 
 
 def created_interview(interview: Mapping[str, Any]) -> JSON:
