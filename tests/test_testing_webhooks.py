@@ -389,13 +389,13 @@ def test_fake_server_refuses_bad_webhook_options(args: list[str], message: str) 
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("held_study", [True, False], ids=["a study the fake holds", "a study it does not"])
-async def test_the_sdks_own_unwrap_reads_the_fakes_delivery(receiver: Receiver, held_study: bool) -> None:
+@pytest.mark.parametrize("held_study", ["held", "not held"])
+async def test_the_sdks_own_unwrap_reads_the_fakes_delivery(receiver: Receiver, held_study: str) -> None:
     """End to end: what the fake delivers, versive_client.webhooks.unwrap verifies and reads as the typed event."""
     from versive_client.webhooks import InterviewCompleted, unwrap  # noqa: PLC0415 - the webhooks extra
 
     fake = FakeVersive(api_key=KEY, webhook_url=receiver.url, webhook_secret=SECRET, webhook_retry_delays=FAST)
-    study_id = fake.add_study(title="Onboarding").id if held_study else "study_not_held"
+    study_id = fake.add_study(title="Onboarding").id if held_study == "held" else "study_not_held"
     async with client_of(fake) as versive:
         created = await versive.interviews.create(study_id=study_id, title="Ann")
         fake.complete_interview(created.id, transcript=TURNS)
@@ -406,6 +406,8 @@ async def test_the_sdks_own_unwrap_reads_the_fakes_delivery(receiver: Receiver, 
     assert isinstance(event, InterviewCompleted)
     assert event.id == headers["svix-id"]
     assert (event.type, event.interview.id, event.interview.status) == ("interview.completed", created.id, "closed")
-    assert [(turn.role, turn.content) for turn in event.interview.parsed_conversation_json] == TURNS
+    turns = event.interview.parsed_conversation_json
+    assert isinstance(turns, list)
+    assert [(turn.role, turn.content) for turn in turns] == TURNS
     assert event.interview.recording_url is None
     assert event.study.id == study_id
