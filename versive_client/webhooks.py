@@ -19,7 +19,7 @@ reads the body into a typed event::
 it is the key to process each event once. Pass the body exactly as it arrived (bytes, or
 the text of those bytes): the signature covers those bytes, not a re-encoding of the JSON.
 
-.. versionadded:: 0.4.0
+.. versionadded:: 0.6.0
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class WebhookVerificationError(VersiveError):
     Neither the secret nor the signature is ever part of the message. Answer the delivery
     with a 4xx: Svix retries it later.
 
-    .. versionadded:: 0.4.0
+    .. versionadded:: 0.6.0
     """
 
     def __init__(self, message: str) -> None:
@@ -96,7 +96,7 @@ class InterviewCompleted:
     is the whole body as its generated model, fields the SDK does not declare included
     (``event.payload["new_field"]``); `interview` and `study` are the payload's.
 
-    .. versionadded:: 0.4.0
+    .. versionadded:: 0.6.0
     """
 
     id: str
@@ -125,7 +125,7 @@ class UnknownEvent:
     `id` is the delivery's ``svix-id``; `type` its ``event_type``; `data` the whole JSON body.
     Upgrading the SDK may turn it into a typed event; until then, it is never an error.
 
-    .. versionadded:: 0.4.0
+    .. versionadded:: 0.6.0
     """
 
     id: str
@@ -145,7 +145,7 @@ def unwrap(body: bytes | str, headers: Mapping[str, str], *, secret: str) -> Web
     `secret` the endpoint's ``whsec_...`` secret. Raises `WebhookVerificationError`, naming
     what is wrong, for any delivery that is not a genuine, current, readable Versive event.
 
-    .. versionadded:: 0.4.0
+    .. versionadded:: 0.6.0
     """
     if not isinstance(body, bytes | str):
         raise TypeError(f"body must be bytes or str (the request's raw body), not {type(body).__name__}")

@@ -80,7 +80,7 @@ send webhooks (or ``versive fake-server`` with the same options).
 
 .. versionadded:: 0.1.0
 .. versionchanged:: 0.4.0 every operation of the spec, statefully.
-.. versionchanged:: 0.5.0 ``complete_interview``, webhooks and the control endpoint.
+.. versionchanged:: 0.6.0 ``complete_interview``, webhooks and the control endpoint.
 """
 
 from . import faults

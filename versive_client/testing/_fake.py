@@ -162,7 +162,7 @@ class FakeVersive:
 
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.4.0 every operation of the spec, with state to read and seed.
-    .. versionchanged:: 0.5.0 `webhook_url`, `webhook_secret` and `webhook_retry_delays`.
+    .. versionchanged:: 0.6.0 `webhook_url`, `webhook_secret` and `webhook_retry_delays`.
     """
 
     def __init__(
@@ -266,7 +266,7 @@ class FakeVersive:
     def deliveries(self) -> list[WebhookDelivery]:
         """Every webhook delivery attempt so far, in the order they ended (none without a `webhook_url`).
 
-        .. versionadded:: 0.5.0
+        .. versionadded:: 0.6.0
         """
         return [] if self._webhooks is None else self._webhooks.records
 
@@ -276,7 +276,7 @@ class FakeVersive:
         Raises `TimeoutError` when some are still pending after `timeout` seconds. From
         async code, run it in a thread: ``await anyio.to_thread.run_sync(fake.wait_for_deliveries)``.
 
-        .. versionadded:: 0.5.0
+        .. versionadded:: 0.6.0
         """
         return [] if self._webhooks is None else self._webhooks.wait(timeout)
 
@@ -380,7 +380,7 @@ class FakeVersive:
         An unknown interview raises `LookupError`; one already closed, screened out or
         canceled `ValueError`. Safe to call from any thread, while the fake serves.
 
-        .. versionadded:: 0.5.0
+        .. versionadded:: 0.6.0
         """
         return InterviewDetails.from_dict(self._complete(interview_id, transcript, screened_out=screened_out))
 

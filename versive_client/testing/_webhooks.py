@@ -48,7 +48,7 @@ class WebhookDelivery:
 
     Every attempt of one event has the same `event_id` (its ``svix-id``); `attempt` counts from 1.
 
-    .. versionadded:: 0.5.0
+    .. versionadded:: 0.6.0
     """
 
     event_id: str
