@@ -18,6 +18,7 @@ import pytest
 from conftest import KEY
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_bulk import Clock
 from test_cli import versive, write_participants
 
 from versive_client import APITimeoutError, Attempt, RateLimitError, RetryPolicy, VersiveClient
@@ -34,8 +35,8 @@ if TYPE_CHECKING:
 BASE_URL = "https://api.versive.test"
 
 
-class FirstAttemptsRefused(FakeVersive):
-    """A fake that answers every first attempt 503 and notes when each request arrived (real clock)."""
+class Arrivals(FakeVersive):
+    """A fake that notes when each request arrived (real clock)."""
 
     def __init__(self) -> None:
         super().__init__(api_key=KEY)
@@ -45,9 +46,21 @@ class FirstAttemptsRefused(FakeVersive):
     def handle(self, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes) -> Reply:
         with self._arrivals_lock:
             self.arrivals.append(time.monotonic())
+        return self.answer(method, target, headers, body)
+
+    def answer(self, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes) -> Reply:
+        """The fake's own answer."""
+        return super().handle(method, target, headers, body)
+
+
+class FirstAttemptsRefused(Arrivals):
+    """A fake that answers every first attempt 503 and notes when each request arrived (real clock)."""
+
+    def answer(self, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes) -> Reply:
+        """503 for a first attempt, else the fake's own answer."""
         if {name.lower(): value for name, value in headers}.get("x-versive-retry-count") == "0":
             return Reply(503, (("content-type", "application/json"),), b'{"detail":"busy"}')
-        return super().handle(method, target, headers, body)
+        return super().answer(method, target, headers, body)
 
 
 def busiest_second(times: list[float]) -> int:
@@ -97,21 +110,6 @@ def test_the_busiest_second_counts_a_window_not_a_calendar_second() -> None:
     """The measure the cap test relies on: ten requests in 0.2 s around a second's boundary are one busy window."""
     assert busiest_second([0.9 + 0.02 * i for i in range(10)] + [5.0]) == 10
     assert busiest_second([0.0, 1.0, 2.0]) == 1
-
-
-class Clock:
-    """A fake clock that a sleep moves forward."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 def attempt(status: int | None, headers: dict[str, str] | None, retry_after: float | None = None) -> Attempt:
@@ -346,20 +344,6 @@ async def test_your_http_client_keeps_its_headers_params_timeout_auth_and_hooks(
     assert first.body == {"study_id": "study_1", "title": "kept"}
     assert [request.extensions["timeout"]["read"] for request in hooked] == [7.0, 3.0]
     assert json.loads(hooked[0].content) == first.body
-
-
-class Arrivals(FakeVersive):
-    """A fake that notes when each request arrived (real clock)."""
-
-    def __init__(self) -> None:
-        super().__init__(api_key=KEY)
-        self.arrivals: list[float] = []
-        self._arrivals_lock = threading.Lock()
-
-    def handle(self, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes) -> Reply:
-        with self._arrivals_lock:
-            self.arrivals.append(time.monotonic())
-        return super().handle(method, target, headers, body)
 
 
 @pytest.mark.asyncio
