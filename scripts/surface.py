@@ -15,7 +15,9 @@ parameter (``get_interview_by_id`` becomes ``get``), and ``list`` for a ``get`` 
 answer is an array (``get_studies``). An operation's ``x-sdk`` extension (set by the
 overlay) overrides either: ``{resource: ..., name: ...}``; ``alias`` gives it a second
 name, a method of the client itself (``create_interview``); ``max_retries`` and
-``read_timeout`` set the operation's own defaults.
+``read_timeout`` set the operation's own defaults; ``waiter: {name, field, until}`` gives its
+resource a method that polls it until the answer's `field` is one of `until`
+(``interviews.wait``), and the command a ``wait`` too.
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ SDK_KEYS: dict[str, type | tuple[type, ...]] = {
     "alias": str,
     "max_retries": int,
     "read_timeout": (int, float),
+    "waiter": dict,
 }
+WAITER_KEYS = ("name", "field", "until")
 CREATION_METHODS = ("POST", "PATCH")  # a retry could repeat the work: they take an idempotency key
 
 
@@ -85,6 +89,14 @@ class Answer(NamedTuple):
     """The module and class of the model the reader makes, imported when the method runs."""
 
 
+class Waiter(NamedTuple):
+    """A method polling an operation until its answer's `field` is one of `until`, from ``x-sdk: {waiter: ...}``."""
+
+    name: str
+    field: str
+    until: tuple[str, ...]
+
+
 class Method(NamedTuple):
     """One operation as the SDK exposes it."""
 
@@ -103,6 +115,7 @@ class Method(NamedTuple):
     models: frozenset[str]
     alias: str | None = None
     """A second name, a method of the client itself (``create_interview``), from ``x-sdk: {alias: ...}``."""
+    waiter: Waiter | None = None
 
 
 # -- reading the generator's endpoints ----------------------------------------------
@@ -171,7 +184,33 @@ def _method(endpoint: Endpoint, tag: str, extension: Mapping[str, Any]) -> Metho
         read_timeout=float(extension["read_timeout"]) if "read_timeout" in extension else None,
         models=models,
         alias=extension.get("alias"),
+        waiter=_waiter(extension.get("waiter"), endpoint, params, where),
     )
+
+
+def _waiter(spec: Mapping[str, Any] | None, endpoint: Endpoint, params: Sequence[Param], where: str) -> Waiter | None:
+    """The waiter ``x-sdk: {waiter: {name, field, until}}`` asks for, checked against the operation."""
+    if spec is None:
+        return None
+    where = f"{where}: {SDK_EXTENSION}.waiter"
+    if sorted(spec) != sorted(WAITER_KEYS):
+        raise SurfaceError(f"{where} must have exactly the keys {', '.join(WAITER_KEYS)}, got {', '.join(spec)}")
+    name, field, until = spec["name"], spec["field"], spec["until"]
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise SurfaceError(f"{where}.name must be a method name, got {name!r}")
+    if not isinstance(until, list) or not until or not all(isinstance(value, str) for value in until):
+        raise SurfaceError(f"{where}.until must be a non-empty list of strings, got {until!r}")
+    if any(p.where != "path" for p in params):
+        raise SurfaceError(f"{where}: a waiter polls an operation whose only arguments are in its path")
+    model = next((r.prop for r in endpoint.responses if _is_success(r)), None)
+    fields = (
+        [*(model.required_properties or []), *(model.optional_properties or [])]
+        if isinstance(model, ModelProperty)
+        else []
+    )
+    if not any(prop.name == field for prop in fields):
+        raise SurfaceError(f"{where}.field {field!r} is not a field of the operation's answer (an object)")
+    return Waiter(name, field, tuple(until))
 
 
 def _body_params(endpoint: Endpoint, where: str) -> list[Param]:
@@ -351,13 +390,15 @@ def _check_unique(found: Sequence[Method]) -> None:
     for method in found:
         if method.alias in resources or (method.alias and [m.alias for m in found].count(method.alias) > 1):
             raise SurfaceError(f"{method.method} {method.path}: the alias {method.alias!r} is taken")
-    seen: dict[tuple[str, str], Method] = {}
-    for method in found:
-        other = seen.setdefault((method.resource, method.verb), method)
-        if other is not method:
+    seen: dict[tuple[str, str], str] = {}
+    names = [(m.resource, m.verb, f"{m.method} {m.path}") for m in found]
+    names += [(m.resource, m.waiter.name, f"the waiter of {m.method} {m.path}") for m in found if m.waiter]
+    for resource, name, what in names:
+        other = seen.setdefault((resource, name), what)
+        if other is not what:
             raise SurfaceError(
-                f"{other.method} {other.path} and {method.method} {method.path} are both "
-                f"{method.resource}.{method.verb}; name one in the overlay ({SDK_EXTENSION}: {{name: ...}})"
+                f"{other} and {what} are both {resource}.{name}; "
+                f"name one in the overlay ({SDK_EXTENSION}: {{name: ...}})"
             )
 
 
@@ -392,7 +433,17 @@ def operations_source(found: Sequence[Method]) -> str:
             ")\n"
         )
     table = "".join(f"    {_constant(m)},\n" for m in found)
-    return OPERATIONS_HEADER + "\n\n".join(rows) + f"\nOPERATIONS: tuple[Operation, ...] = (\n{table})\n"
+    waiters = "".join(
+        f"    Waiter({m.waiter.name!r}, {_constant(m)}, {m.waiter.field!r}, {m.waiter.until!r}),\n"
+        for m in found
+        if m.waiter
+    )
+    return (
+        OPERATIONS_HEADER
+        + "\n\n".join(rows)
+        + f"\nOPERATIONS: tuple[Operation, ...] = (\n{table})\n"
+        + f"\nWAITERS: tuple[Waiter, ...] = (\n{waiters})\n"
+    )
 
 
 OPERATIONS_HEADER = '''"""Every operation of the API, described as data for the client's one generic call."""
@@ -440,6 +491,15 @@ class Operation(NamedTuple):
     read_timeout: float | None
 
 
+class Waiter(NamedTuple):
+    """A method of `operation`'s resource (``interviews.wait``) polling it until the answer's `field` is in `until`."""
+
+    name: str
+    operation: Operation
+    field: str
+    until: tuple[str, ...]
+
+
 '''
 
 
@@ -479,7 +539,7 @@ operation's description and the way to read its answer to the client's one gener
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, cast, runtime_checkable
 
 from .operations import @CONSTANTS@, Operation
@@ -587,6 +647,8 @@ def _resource_class(resource: str, members: Sequence[Method]) -> str:
     ]
     for member in members:
         lines += ["", *_method_source(member)]
+        if member.waiter:
+            lines += ["", *_waiter_source(member, member.waiter)]
     return "\n".join(lines)
 
 
@@ -637,6 +699,58 @@ def _method_source(method: Method) -> list[str]:
         f"            _given({{{arguments}}}),",
         f"            {method.answer.reader},",
         f"            _given({{{option_values}}}),",
+        "        )",
+    ]
+
+
+def _waiter_source(method: Method, waiter: Waiter) -> list[str]:
+    """A method polling `method` until its answer's field is final: it hands them to the SDK's one wait."""
+    path = [p for p in method.params if p.where == "path"]
+    until = " or ".join([", ".join(waiter.until[:-1]), waiter.until[-1]] if len(waiter.until) > 1 else waiter.until)
+    signature = ", ".join(["self", *(f"{p.name}: {p.annotation}" for p in path), "/", "*"])
+    signature += ", timeout: float"
+    signature += f", until: str | Collection[str] = {waiter.until!r}"
+    signature += ", poll_interval: float = 1.0, max_poll_interval: float = 30.0"
+    called = f"{method.resource}.{method.verb}"
+    shown = 'f"' + called + "(" + ", ".join("{" + p.name + "!r}" for p in path) + ')"'
+    docs = [
+        f"Wait until its {waiter.field} is {until} (or one of `until`), and return it.",
+        "",
+        f"``{method.method} {method.path}`` every `poll_interval` seconds at first, each wait doubling",
+        "up to `max_poll_interval`, with jitter, and at least what a ``Retry-After`` asks. Each poll",
+        "is a call of the client (its retries, timeouts, telemetry) within what remains of `timeout`.",
+        "A poll that fails for a while (a connection error, 408, 429, 5xx) is tried again at the",
+        "next turn; any other error ends the wait.",
+        "",
+        "Args:",
+        *(f"    {p.name}: {p.description or _PLACES[p.where].format(p.key)}" for p in path),
+        "    timeout: the most seconds to wait.",
+        f"    until: the {waiter.field} values that end the wait.",
+        "    poll_interval: seconds between the first two polls.",
+        "    max_poll_interval: the longest wait between two polls.",
+        "",
+        "Returns:",
+        f"    {method.answer.annotation}: the first answer whose {waiter.field} is one of `until`.",
+        "",
+        "Raises:",
+        f"    WaitTimeoutError: not there within `timeout`; it says the last {waiter.field} seen.",
+        "    TypeError, ValueError: an argument that is not allowed; nothing was sent.",
+        "    VersiveError: a poll failed for good (404, 401, an unusable answer).",
+    ]
+    doc = "\n".join(f"        {line}".rstrip() for line in docs).lstrip()
+    return [
+        f"    async def {waiter.name}({signature}) -> {method.answer.annotation}:",
+        f'        """{doc}\n        """',
+        "        from versive_client.webhooks import wait_until",
+        "",
+        "        return await wait_until(",
+        f"            functools.partial(self.{method.verb}, {', '.join(p.name for p in path)}),",
+        f"            {shown},",
+        f"            {waiter.field!r},",
+        "            until,",
+        "            timeout=timeout,",
+        "            poll_interval=poll_interval,",
+        "            max_poll_interval=max_poll_interval,",
         "        )",
     ]
 
@@ -720,4 +834,9 @@ def reference_table(found: Sequence[Method]) -> str:
             arguments.append("...")
         call = f"versive.{method.resource}.{method.verb}({', '.join(arguments)})"
         rows.append(f"| `{call}` | `{method.method} {method.path}` | {method.summary} |")
+        if method.waiter:
+            waiter, paths = method.waiter, [p.name for p in method.params if p.where == "path"]
+            call = f"versive.{method.resource}.{waiter.name}({', '.join([*paths, 'timeout=...', '...'])})"
+            what = f"Wait until the {waiter.field} is {', '.join(waiter.until)} (polls {method.verb})"
+            rows.append(f"| `{call}` | `{method.method} {method.path}`, polled | {what} |")
     return "\n".join(rows) + "\n"

@@ -33,6 +33,7 @@ def test_top_level_exports() -> None:
         "UnprocessableEntityError",
         "VersiveClient",
         "VersiveError",
+        "WaitTimeoutError",
         "__version__",
     }
     assert all(hasattr(versive_client, name) for name in versive_client.__all__)

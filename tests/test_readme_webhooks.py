@@ -27,7 +27,7 @@ from versive_client.webhooks import InterviewCompleted
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
 
-SECTION = "When a participant is done: webhooks"
+SECTION = "When a participant is done: webhooks, or waiting"
 RECEIVERS = ("FastAPI", "aiohttp.web")
 SECRET = "whsec_" + base64.b64encode(b"the secret of the README's endpoint").decode()
 OTHER_SECRET = "whsec_" + base64.b64encode(b"some other endpoint's secret").decode()

@@ -112,7 +112,10 @@ def test_the_ai_operations_carry_their_own_defaults() -> None:
 @pytest.mark.parametrize(
     ("extension", "message"),
     [
-        ({"retries": 1}, "x-sdk has 'retries'; known keys are resource, name, alias, max_retries, read_timeout"),
+        (
+            {"retries": 1},
+            "x-sdk has 'retries'; known keys are resource, name, alias, max_retries, read_timeout, waiter",
+        ),
         ({"max_retries": "0"}, "x-sdk.max_retries must be a int, got '0'"),
         ({"read_timeout": True}, "x-sdk.read_timeout must be a number, got True"),
         ("fast", "x-sdk must be a mapping"),
@@ -124,6 +127,71 @@ def test_a_bad_x_sdk_extension_is_refused_by_name(extension: object, message: st
     document["paths"]["/api/v1/interviews/q"]["get"]["x-sdk"] = extension
     with pytest.raises(regenerate.RegenerationError, match=re.escape(f"GET /api/v1/interviews/q: {message}")):
         methods_of(document)
+
+
+def test_the_interview_waiter_comes_from_the_overlay() -> None:
+    """x-sdk: {waiter: ...} on Get Interview By Id: interviews.wait, polling status until a final one."""
+    found = methods_of(CORRECTED)
+    assert found["interviews.get"].waiter == surface.Waiter("wait", "status", ("closed", "screened_out", "canceled"))
+    assert [name for name, method in found.items() if method.waiter] == ["interviews.get"]
+
+
+def _waiting(waiter: object, *, parameters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The corrected spec with an operation reading an interview by id that declares `waiter`."""
+    path_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+    answer = {"$ref": "#/components/schemas/InterviewDetails"}
+    operation = {
+        "tags": ["Interviews"],
+        "operationId": "peek",
+        "parameters": [path_id, *(parameters or [])],
+        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": answer}}}},
+        "x-sdk": {"waiter": waiter},
+    }
+    return with_operation("/api/v1/interviews/{id}/peek", "get", operation)
+
+
+GOOD_WAITER = {"name": "wait_peek", "field": "status", "until": ["closed"]}
+
+
+@pytest.mark.parametrize(
+    ("waiter", "message"),
+    [
+        ({"name": "w", "field": "status"}, "waiter must have exactly the keys name, field, until, got name, field"),
+        ({**GOOD_WAITER, "every": 1}, "waiter must have exactly the keys name, field, until"),
+        ({**GOOD_WAITER, "name": "wait-peek"}, "waiter.name must be a method name, got 'wait-peek'"),
+        ({**GOOD_WAITER, "name": "class"}, "waiter.name must be a method name, got 'class'"),
+        ({**GOOD_WAITER, "until": []}, "waiter.until must be a non-empty list of strings, got []"),
+        ({**GOOD_WAITER, "until": "closed"}, "waiter.until must be a non-empty list of strings, got 'closed'"),
+        ({**GOOD_WAITER, "field": "state"}, "waiter.field 'state' is not a field of the operation's answer"),
+    ],
+)
+def test_a_bad_waiter_is_refused_by_name(waiter: dict[str, Any], message: str) -> None:
+    """A waiter the SDK cannot generate fails the regeneration, naming the operation and what is wrong."""
+    with pytest.raises(
+        regenerate.RegenerationError, match=re.escape(f"GET /api/v1/interviews/{{id}}/peek: x-sdk.{message}")
+    ):
+        methods_of(_waiting(waiter))
+
+
+def test_a_waiter_polls_an_operation_of_path_arguments_only() -> None:
+    """A query parameter the waiter could not pass: refused."""
+    query = {"name": "fields", "in": "query", "schema": {"type": "string"}}
+    with pytest.raises(
+        regenerate.RegenerationError, match="a waiter polls an operation whose only arguments are in its path"
+    ):
+        methods_of(_waiting(GOOD_WAITER, parameters=[query]))
+
+
+def test_a_waiter_named_like_a_method_is_refused() -> None:
+    """interviews.wait twice (a second waiter), or a waiter named like a method: both named, with the fix."""
+    with pytest.raises(regenerate.RegenerationError, match=r"are both interviews.get; name one in the overlay"):
+        methods_of(_waiting({**GOOD_WAITER, "name": "get"}))
+    with pytest.raises(regenerate.RegenerationError) as caught:
+        methods_of(_waiting({**GOOD_WAITER, "name": "wait"}))
+    assert str(caught.value).startswith(
+        "the waiter of GET /api/v1/interviews/{id} and the waiter of GET /api/v1/interviews/{id}/peek are both "
+        "interviews.wait"
+    )
 
 
 def test_an_operation_the_generator_cannot_read_is_refused_not_dropped() -> None:
@@ -229,6 +297,6 @@ def test_the_reference_table_lists_every_method_with_its_request() -> None:
     """One row per method: the call, the HTTP request, the spec's summary."""
     table = surface.reference_table(regenerate.surface_of(CORRECTED))
     rows = table.splitlines()
-    assert len(rows) == 2 + 20
+    assert len(rows) == 2 + 20 + 1  # the header, the operations, and the waiter interviews.wait
     assert "| `versive.interviews.get(id)` | `GET /api/v1/interviews/{id}` | Get Interview By Id |" in rows
     assert "| `versive.studies.list()` | `GET /api/v1/studies` | Get Studies |" in rows

@@ -37,6 +37,7 @@ from versive_client._generated.types import Unset as NotGiven
 from versive_client._retry import RetryBudget, RetryPolicy
 from versive_client._transport import Attempt, Call, CallObserver
 from versive_client._version import __version__
+from versive_client.webhooks import WaitTimeoutError
 
 __all__ = [
     "NOT_GIVEN",
@@ -61,5 +62,6 @@ __all__ = [
     "UnprocessableEntityError",
     "VersiveClient",
     "VersiveError",
+    "WaitTimeoutError",
     "__version__",
 ]

@@ -34,8 +34,7 @@ class AiohttpBackend:
 
         `trust_env`: TLS trusts ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set, as httpx does.
         """
-        self._limit = max_connections
-        self._trust_env = trust_env
+        self._limit, self._trust_env = max_connections, trust_env
         self._proxy = proxy  # aiohttp sends its credentials as Proxy-Authorization
         self._timeouts: tuple[httpx.Timeout, aiohttp.ClientTimeout] | None = None
 

@@ -23,6 +23,7 @@ from versive_client._operation import Response, build_request, check_headers, re
 from versive_client._retry import RetryBudget, RetryPolicy
 from versive_client._transport import AttemptHooks, Options, Secret, Sender, _Gate, logger, require, unsendable
 from versive_client._version import __version__
+from versive_client.webhooks import Webhooks
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable
@@ -104,12 +105,16 @@ class VersiveClient(Resources):
         telemetry: True (default): OpenTelemetry spans and metrics for every call when
             opentelemetry-api is installed (the ``otel`` extra), through the global
             providers; False: none; or a ``versive_client.otel.Telemetry`` with its own.
+        webhook_secret: your webhook endpoint's ``whsec_...`` secret, for
+            ``versive.webhooks.unwrap(body, headers)`` (the ``webhooks`` extra); defaults to
+            ``$VERSIVE_WEBHOOK_SECRET``. Held as the API key is: never shown.
 
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0 `trust_env`, `max_connections` and `on_attempt`.
     .. versionchanged:: 0.3.0 `on_call` and `telemetry`.
     .. versionchanged:: 0.4.0 every operation of the API, as resource methods; `with_raw_response`.
     .. versionchanged:: 0.5.0 `http_client` keeps its settings; hooks that raise are logged, not raised.
+    .. versionchanged:: 0.6.0 `webhook_secret`.
     """
 
     def __init__(
@@ -132,12 +137,14 @@ class VersiveClient(Resources):
         on_attempt: Sequence[Callable[[Attempt], object]] = (),
         on_call: Sequence[Callable[[Call], CallObserver | None]] = (),
         telemetry: bool | Telemetry = True,
+        webhook_secret: str | None = None,
     ) -> None:
         """Check every option, then set up the pool; nothing is sent until a call."""
         # The key is taken first, and this frame's local of it dropped: a traceback of a refused option,
         # rendered with its locals (as error trackers do), cannot show it.
         secret = Secret(os.environ.get(API_KEY_ENV), API_KEY_ENV) if api_key is None else Secret(api_key, "api_key")
-        del api_key
+        webhooks = Webhooks(webhook_secret)  # or $VERSIVE_WEBHOOK_SECRET; held as the key is
+        del api_key, webhook_secret
         _configure_logging_from_env()
         url = _resolve_base_url(base_url, allow_insecure=allow_insecure)
         options = Options(timeout=timeout, max_retries=max_retries, deadline=deadline, retry_policy=retry_policy)
@@ -151,10 +158,11 @@ class VersiveClient(Resources):
         gate = _Gate(max_connections) if http_client is None and transport is None else None
         sender = Sender(backend, secret.check(), RetryBudget(), sleep, observers, gate)
         # Header names in lower case (HTTP compares them without case): a default header replaces the SDK's own.
-        self._setup(url, sender, options, {"user-agent": USER_AGENT, **extra})
+        self._setup(url, sender, options, {"user-agent": USER_AGENT, **extra}, webhooks.check())
 
-    def _setup(self, base_url: str, sender: Sender, options: Options, headers: dict[str, str]) -> None:
+    def _setup(self, base_url: str, sender: Sender, options: Options, headers: dict[str, str], hooks: Webhooks) -> None:
         self._base_url = base_url
+        self._webhooks = hooks
         self._sender = sender
         self._options = options
         self._headers = headers  # never the key: the sender's backend adds it as it sends
@@ -227,7 +235,7 @@ class VersiveClient(Resources):
             timeout=timeout, max_retries=max_retries, deadline=deadline, retry_policy=retry_policy
         )
         derived = object.__new__(VersiveClient)
-        derived._setup(self._base_url, sender, options, self._headers)
+        derived._setup(self._base_url, sender, options, self._headers, self._webhooks)
         return derived
 
     def __repr__(self) -> str:
@@ -241,6 +249,14 @@ class VersiveClient(Resources):
     def base_url(self) -> str:
         """The API's base URL."""
         return self._base_url
+
+    @property
+    def webhooks(self) -> Webhooks:
+        """Webhook deliveries verified with this client's `webhook_secret`: ``versive.webhooks.unwrap(body, headers)``.
+
+        .. versionadded:: 0.6.0
+        """
+        return self._webhooks
 
     @property
     def retry_budget(self) -> RetryBudget:

@@ -14,7 +14,9 @@
     │   ├── UnprocessableEntityError  422  `.errors`: the API's detail entries (loc, msg, type)
     │   ├── RateLimitError            429
     │   └── InternalServerError       5xx
-    └── APIResponseValidationError    a 2xx whose body is not JSON or lacks a required field
+    ├── APIResponseValidationError    a 2xx whose body is not JSON or lacks a required field
+    └── WaitTimeoutError              a wait (``versive.interviews.wait``) ran out of time; a TimeoutError too
+                                      (defined with the waits, in ``versive_client.webhooks``)
 
 Every error carries `attempts` (how many requests the call made), and the `method` and
 `url` of the request (never its headers, so never the API key). Status and validation
@@ -47,8 +49,7 @@ class VersiveError(Exception):
         """`message` is the whole text; `attempts` counts the requests made."""
         super().__init__(message)
         self.message = message
-        self.method = method
-        self.url = url
+        self.method, self.url = method, url
         self.attempts = attempts
 
     def __str__(self) -> str:
@@ -162,9 +163,8 @@ def status_error(response: httpx.Response, *, retry_after: float | None, attempt
     status = response.status_code
     error_class = _STATUS_ERRORS.get(status, InternalServerError if status >= 500 else APIStatusError)  # noqa: PLR2004
     body = parse_body(response)
-    message = f"{response.request.method} {response.request.url.path} answered {status}"
-    if response.reason_phrase:
-        message += f" {response.reason_phrase}"
+    request = response.request
+    message = f"{request.method} {request.url.path} answered {status} {response.reason_phrase}".rstrip()
     if detail := _detail_text(body, response):
         message += f": {detail}"
     return error_class(message, response=response, body=body, retry_after=retry_after, attempts=attempts)

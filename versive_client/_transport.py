@@ -37,6 +37,7 @@ from versive_client._retry import RETRY_STATUSES, RetryBudget, RetryPolicy, pars
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+    from types import ModuleType
 
     import anyio
 
@@ -185,8 +186,7 @@ class Answer:
 
         The loop decodes `content` by the Content-Encoding, if there is one.
         """
-        self.status_code = status_code
-        self.headers = headers
+        self.status_code, self.headers = status_code, headers
         self.raw = self.content = raw
         self.attempt = 0
         """Which attempt of the call this answered (set by the loop)."""
@@ -205,8 +205,7 @@ class SendError(Exception):
     def __init__(self, reason: str, *, timeout: bool = False, retryable: bool = True) -> None:
         """`reason` goes into the error's message; `timeout`: it timed out; `retryable`: another attempt may work."""
         super().__init__(reason)
-        self.timeout = timeout
-        self.retryable = retryable
+        self.timeout, self.retryable = timeout, retryable
 
 
 @define
@@ -470,7 +469,7 @@ class Sender:
             if wait is None:
                 raise error
             if wait > 0:
-                await (self.sleep or _sleep)(wait)
+                await (self.sleep or _anyio().sleep)(wait)
             self.check_open()
 
     async def _attempt(
@@ -509,7 +508,7 @@ class Sender:
         number, handled = int(request.headers[RETRY_COUNT_HEADER]) + 1, sys.exc_info()[1]
         try:
             # The whole attempt, not only each phase: a slow trickle of bytes would outlive phase timeouts.
-            with contextlib.nullcontext() if deadline is None else _fail_after(deadline):
+            with contextlib.nullcontext() if deadline is None else _anyio().fail_after(deadline - time.monotonic()):
                 if self.gate is not None:
                     await self.gate.enter(timeout.pool)
                 try:
@@ -583,10 +582,11 @@ def _frameless(exc: BaseException, handled: BaseException | None) -> None:
             pending += [current.__cause__, current.__context__]
 
 
-def _fail_after(deadline: float) -> contextlib.AbstractContextManager[object]:
-    import anyio  # noqa: PLC0415 - only for calls with a deadline: keeps `import versive_client` light
+def _anyio() -> ModuleType:
+    """anyio, imported when first needed (a deadline, a wait): keeps `import versive_client` light."""
+    import anyio  # noqa: PLC0415
 
-    return anyio.fail_after(deadline - time.monotonic())
+    return anyio
 
 
 async def _wait_turn(watcher: CallObserver, attempt: int) -> None:
@@ -612,12 +612,6 @@ def _log_attempt(event: Attempt) -> None:
         fields.update(error_type=error_type, attempt=event.number, wait=event.wait, request_id=event.request_id)
         fields["idempotency_key"] = event.idempotency_key
         logger.debug("%s %s -> %s (attempt %d%s)", event.method, path, outcome, event.number, then, extra=fields)
-
-
-async def _sleep(seconds: float) -> None:
-    import anyio  # noqa: PLC0415 - only when a retry waits: keeps `import versive_client` light
-
-    await anyio.sleep(seconds)
 
 
 def unusable(answer: Answer, request: Request, problem: str) -> APIResponseValidationError:

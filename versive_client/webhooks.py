@@ -27,32 +27,40 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 import json
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
+import os
+import random
+import time
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, TypeVar
 
-try:
-    from svix.webhooks import Webhook
-    from svix.webhooks import WebhookVerificationError as SvixVerificationError
-except ImportError as exc:
-    raise ImportError(
-        f"versive_client.webhooks needs the webhooks extra ({exc.name} is missing): "
-        "pip install 'versive-client[webhooks]'",
-        name=exc.name,
-    ) from exc
-
-from versive_client._errors import VersiveError
-from versive_client._generated.models import InterviewCompletedEvent
+from versive_client._errors import APIConnectionError, APIStatusError, APITimeoutError, VersiveError
+from versive_client._retry import RETRY_STATUSES
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
-    from versive_client._generated.models import CompletedInterview, EventStudy
+    from versive_client._generated.models import CompletedInterview, EventStudy, InterviewCompletedEvent
 
-__all__ = ["InterviewCompleted", "UnknownEvent", "WebhookEvent", "WebhookVerificationError", "unwrap"]
+__all__ = [
+    "InterviewCompleted",
+    "UnknownEvent",
+    "WaitTimeoutError",
+    "WebhookEvent",
+    "WebhookVerificationError",
+    "Webhooks",
+    "unwrap",
+    "wait_until",
+]
 
+T = TypeVar("T")
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix of every Svix secret, not a secret
+SECRET_ENV = "VERSIVE_WEBHOOK_SECRET"  # noqa: S105 - a variable's name
 HEADERS = ("svix-id", "svix-timestamp", "svix-signature")
 INTERVIEW_COMPLETED: Final = "interview.completed"
+NOT_UTF8 = "the body is not UTF-8 text, so neither JSON nor signed by Versive"
+EXTRA = "pip install 'versive-client[webhooks]'"
 
 # What Svix's library says, and what we say instead: the header concerned, and why.
 SVIX_REASONS = {
@@ -144,31 +152,87 @@ def unwrap(body: bytes | str, headers: Mapping[str, str], *, secret: str) -> Web
     any mapping (a dict, ``httpx.Headers``, Starlette's or aiohttp's), names in any case;
     `secret` the endpoint's ``whsec_...`` secret. Raises `WebhookVerificationError`, naming
     what is wrong, for any delivery that is not a genuine, current, readable Versive event.
+    With a client, ``versive.webhooks.unwrap(body, headers)`` uses the client's secret.
 
     .. versionadded:: 0.6.0
     """
-    if not isinstance(body, bytes | str):
-        raise TypeError(f"body must be bytes or str (the request's raw body), not {type(body).__name__}")
-    problem = _secret_problem(secret)
-    if problem:
-        raise WebhookVerificationError(problem)
-    svix_headers = {name.lower(): value for name, value in headers.items() if name.lower() in HEADERS}
-    missing = [name for name in HEADERS if not svix_headers.get(name)]
-    if missing:
-        raise WebhookVerificationError(f"the delivery is missing the {', '.join(missing)} header: is it from Svix?")
-    try:
-        text = body.decode() if isinstance(body, bytes) else body
-    except UnicodeDecodeError:
-        raise WebhookVerificationError("the body is not UTF-8 text, so neither JSON nor signed by Versive") from None
-    problem = _signature_problem(text, svix_headers, secret)
-    if problem:
-        raise WebhookVerificationError(problem)
-    return _parse(text, svix_headers["svix-id"])
+    webhooks = Webhooks(secret, source="secret")
+    del secret  # held by `webhooks` alone from here: no frame of a traceback below shows it
+    if webhooks._problem is not None:  # noqa: SLF001 - this module's own
+        raise WebhookVerificationError(webhooks._problem)  # noqa: SLF001
+    return webhooks.unwrap(body, headers)
 
 
-def _secret_problem(secret: str) -> str | None:
+class Webhooks:
+    """A webhook secret, and `unwrap` with it: ``versive.webhooks.unwrap(body, headers)``.
+
+    ``VersiveClient(webhook_secret=...)`` (or ``$VERSIVE_WEBHOOK_SECRET``) makes one;
+    the secret is held as the API key is: never in a repr, a message, a pickle, nor in a
+    local variable of a frame that an error's traceback passes through.
+
+    .. versionadded:: 0.6.0
+    """
+
+    __slots__ = ("_problem", "_secret", "_source")
+
+    def __init__(self, secret: object = None, *, source: str = "webhook_secret") -> None:
+        """Take `secret` (None: ``$VERSIVE_WEBHOOK_SECRET``, if set); what is wrong with it waits for `check`."""
+        if secret is None and source == "webhook_secret":
+            secret, source = os.environ.get(SECRET_ENV), SECRET_ENV
+        self._secret = secret.strip() if isinstance(secret, str) else None
+        self._source = source
+        self._problem = None if secret is None and source == SECRET_ENV else _secret_problem(secret)
+
+    def check(self) -> Webhooks:
+        """These webhooks, or the error saying what is wrong with the secret (never the secret itself).
+
+        A secret given needs Svix's library (the ``webhooks`` extra): its absence is said here, at once.
+        """
+        if self._problem is not None:
+            error = TypeError if self._secret is None else ValueError
+            raise error(f"{self._source} {self._problem.removeprefix('the webhook secret ')}")
+        if self._secret is not None:
+            _svix()
+        return self
+
+    def unwrap(self, body: bytes | str, headers: Mapping[str, str]) -> WebhookEvent:
+        """Verify a delivery with this secret, then parse its body into an event (see the module's `unwrap`).
+
+        Raises ValueError when no webhook secret was given (nor ``$VERSIVE_WEBHOOK_SECRET`` set).
+        """
+        if not isinstance(body, bytes | str):
+            raise TypeError(f"body must be bytes or str (the request's raw body), not {type(body).__name__}")
+        if self._secret is None or self._problem is not None:
+            self.check()
+            raise ValueError(f"no webhook secret: pass VersiveClient(webhook_secret=...) or set {SECRET_ENV}")
+        svix_headers = {name.lower(): value for name, value in headers.items() if name.lower() in HEADERS}
+        missing = [name for name in HEADERS if not svix_headers.get(name)]
+        if missing:
+            raise WebhookVerificationError(f"the delivery is missing the {', '.join(missing)} header: is it from Svix?")
+        try:
+            text = body.decode() if isinstance(body, bytes) else body
+        except UnicodeDecodeError:
+            raise WebhookVerificationError(NOT_UTF8) from None
+        problem = _signature_problem(text, svix_headers, self)
+        if problem:
+            raise WebhookVerificationError(problem)
+        return _parse(text, svix_headers["svix-id"])
+
+    def __repr__(self) -> str:
+        """Whether there is a secret, never the secret."""
+        return f"<Webhooks {'(no secret)' if self._secret is None else 'secret=[secure]'}>"
+
+    def __reduce__(self) -> str:
+        """Never pickled, nor copied (a process pool or a cache would hold the secret)."""
+        raise TypeError("a webhook secret cannot be pickled or copied; make a client in each process")
+
+
+def _secret_problem(secret: object) -> str | None:
     """Why `secret` is not a Svix endpoint secret, without repeating it; None when it is one."""
+    if not isinstance(secret, str):
+        return f"the webhook secret must be a string, got {type(secret).__name__}"
     refusal = "the webhook secret is not a Svix endpoint secret: expected whsec_ followed by base64"
+    secret = secret.strip()
     if not secret.startswith(SECRET_PREFIX):
         return refusal + " (the endpoint's Signing Secret, not an API key)"
     encoded = secret.removeprefix(SECRET_PREFIX)
@@ -180,24 +244,39 @@ def _secret_problem(secret: str) -> str | None:
     return None if key else refusal
 
 
-def _signature_problem(text: str, headers: dict[str, str], secret: str) -> str | None:
+@functools.cache
+def _svix() -> Any:  # noqa: ANN401 - svix.webhooks, imported on first use
+    """Svix's webhooks module: imported when first needed, so the client's start-up does not pay for it."""
+    try:
+        import svix.webhooks  # noqa: PLC0415 - the webhooks extra
+    except ImportError as exc:
+        raise ImportError(f"webhooks need the webhooks extra ({exc.name} is missing): {EXTRA}", name=exc.name) from None
+    return svix.webhooks
+
+
+def _signature_problem(text: str, headers: dict[str, str], webhooks: Webhooks) -> str | None:
     """Why Svix refuses the delivery, in our words; None when it verifies.
 
     The reason is returned rather than raised from here, so that the raised error chains
     none of Svix's frames: their local variables hold the key and the expected signature.
     """
+    svix = _svix()
     try:
-        Webhook(secret).verify(text, headers)
-    except SvixVerificationError as exc:
+        svix.Webhook(webhooks._secret).verify(text, headers)  # noqa: SLF001 - this module's own
+    except svix.WebhookVerificationError as exc:
         reason = str(exc)
         return SVIX_REASONS.get(reason, f"the delivery is not verified: {reason}")
     except ValueError:  # Svix unpacks and decodes each "v1,<base64>" without checking it first
         return "the svix-signature header is malformed: expected Svix's space-separated v1,<base64> signatures"
+    except Exception as exc:  # noqa: BLE001 - whatever else Svix raises, its frames hold the key: not chained
+        return f"the delivery is not verified: Svix's library failed ({type(exc).__name__})"
     return None
 
 
 def _parse(text: str, delivery_id: str) -> WebhookEvent:
     """The event a verified body holds."""
+    from versive_client._generated.models import InterviewCompletedEvent  # noqa: PLC0415 - the models load on use
+
     try:
         data = json.loads(text)
     except ValueError:
@@ -216,3 +295,119 @@ def _parse(text: str, delivery_id: str) -> WebhookEvent:
     else:
         return InterviewCompleted(id=delivery_id, payload=payload)
     raise WebhookVerificationError(f"the body is not an interview.completed event: {reason}")
+
+
+# -- waiting, where no webhook can reach ------------------------------------------------
+
+
+class WaitTimeoutError(VersiveError, TimeoutError):
+    """A wait (``versive.interviews.wait(...)``) ran out of its timeout before a final status.
+
+    The message says the last status seen, or the last poll's error (chained as the cause);
+    `last` is the last answer read (None if no poll succeeded), `status` its status. Also
+    a ``TimeoutError``. Exported as ``versive_client.WaitTimeoutError``.
+
+    .. versionadded:: 0.6.0
+    """
+
+    def __init__(self, message: str, *, last: object, status: object) -> None:
+        """`message` is the whole text."""
+        super().__init__(message)
+        self.last = last
+        self.status = status
+
+
+FIRST_POLL = 1.0
+"""Seconds between the first two polls of a wait, by default; each wait after doubles, to `LAST_POLL`."""
+LAST_POLL = 30.0
+"""The longest wait between two polls, by default."""
+
+
+async def wait_until(
+    poll: Callable[..., Awaitable[T]],
+    what: str,
+    field: str,
+    until: str | Collection[str],
+    *,
+    timeout: float,
+    poll_interval: float = FIRST_POLL,
+    max_poll_interval: float = LAST_POLL,
+) -> T:
+    """Call `poll` until its answer's `field` is one of `until`, and return that answer.
+
+    The generated waiters (``versive.interviews.wait``) call this. Each poll is a call of the
+    client (its retries, pacing and telemetry) whose deadline is what remains of `timeout`.
+    Between polls it waits `poll_interval` seconds, doubling each time up to
+    `max_poll_interval`, with jitter so that many waits started at once spread out, and at
+    least what a ``Retry-After`` asked. A poll that fails for a while (a connection error,
+    a timeout, 408, 429, 5xx) is tried again at the next turn; any other error ends the wait.
+    `what` names the polled thing in messages (``interviews.get('iv_123')``).
+
+    Raises:
+        WaitTimeoutError: `field` was not one of `until` within `timeout`; it says the last
+            value seen (`.last` is the last answer, `.status` its `field`) or the last error.
+
+    .. versionadded:: 0.6.0
+    """
+    final = _final_values(until)
+    limit = _positive("timeout", timeout)
+    delay = _positive("poll_interval", poll_interval)
+    longest = max(_positive("max_poll_interval", max_poll_interval), delay)
+    stop = time.monotonic() + limit
+    last: T | None = None
+    failure: VersiveError | None = None
+    while True:
+        try:
+            last, failure = await poll(deadline=max(stop - time.monotonic(), 0.001)), None
+        except (APIConnectionError, APIStatusError) as exc:
+            if isinstance(exc, APIStatusError) and exc.status_code not in RETRY_STATUSES:
+                raise
+            # A poll cut short by the wait's own end is no news when an earlier one said the status.
+            if last is None or not (isinstance(exc, APITimeoutError) and time.monotonic() >= stop):
+                failure = exc
+        else:
+            if getattr(last, field) in final:
+                return last
+        remaining = stop - time.monotonic()
+        if remaining <= 0:
+            raise _timed_out(what, field, final, limit, last=last, failure=failure)
+        asked = failure.retry_after if isinstance(failure, APIStatusError) else None
+        await _sleep(min(max(delay * random.uniform(0.5, 1.0), asked or 0.0), remaining))  # noqa: S311 - jitter
+        delay = min(delay * 2, longest)
+
+
+def _final_values(until: object) -> tuple[str, ...]:
+    values = (until,) if isinstance(until, str) else until
+    if not isinstance(values, Collection) or not all(isinstance(value, str) for value in values):
+        raise TypeError(f"until must be a status or a collection of statuses (strings), got {until!r}")
+    if not values:
+        raise ValueError("until must name at least one status")
+    return tuple(dict.fromkeys(values))
+
+
+def _positive(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{name} must be a number of seconds > 0, got {value!r}")
+    return float(value)
+
+
+def _timed_out(
+    what: str, field: str, final: tuple[str, ...], limit: float, *, last: object, failure: VersiveError | None
+) -> WaitTimeoutError:
+    wanted = " or ".join([", ".join(final[:-1]), final[-1]] if len(final) > 1 else final)
+    status = None if last is None else getattr(last, field)
+    seen = "no answer" if last is None else f"{field} still {status!r}"
+    message = f"{what}: {seen} after {limit:g} s, waiting for {wanted}"
+    if failure is not None:
+        message += f" (the last poll failed: {failure})"
+    error = WaitTimeoutError(message, last=last, status=status)
+    error.__cause__ = failure
+    return error
+
+
+async def _sleep(seconds: float) -> None:
+    import anyio  # noqa: PLC0415 - as the client: only when a wait sleeps
+
+    await anyio.sleep(seconds)

@@ -44,6 +44,15 @@ class Operation(NamedTuple):
     read_timeout: float | None
 
 
+class Waiter(NamedTuple):
+    """A method of `operation`'s resource (``interviews.wait``) polling it until the answer's `field` is in `until`."""
+
+    name: str
+    operation: Operation
+    field: str
+    until: tuple[str, ...]
+
+
 GET_INTERVIEW_BY_ID = Operation(
     name="get_interview_by_id",
     method="GET",
@@ -504,4 +513,10 @@ OPERATIONS: tuple[Operation, ...] = (
     CREATE_QUESTION_LOGIC,
     UPDATE_QUESTION_LOGIC,
     DELETE_QUESTION_LOGIC,
+)
+
+WAITERS: tuple[Waiter, ...] = (
+    Waiter(
+        "wait", GET_INTERVIEW_BY_ID, "status", ("closed", "screened_out", "canceled")
+    ),
 )

@@ -9,7 +9,7 @@ operation's description and the way to read its answer to the client's one gener
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -200,6 +200,51 @@ class InterviewsResource:
                     "extra_query": extra_query,
                 }
             ),
+        )
+
+    async def wait(
+        self,
+        id: str,
+        /,
+        *,
+        timeout: float,
+        until: str | Collection[str] = ("closed", "screened_out", "canceled"),
+        poll_interval: float = 1.0,
+        max_poll_interval: float = 30.0,
+    ) -> InterviewDetails:
+        """Wait until its status is closed, screened_out or canceled (or one of `until`), and return it.
+
+        ``GET /api/v1/interviews/{id}`` every `poll_interval` seconds at first, each wait doubling
+        up to `max_poll_interval`, with jitter, and at least what a ``Retry-After`` asks. Each poll
+        is a call of the client (its retries, timeouts, telemetry) within what remains of `timeout`.
+        A poll that fails for a while (a connection error, 408, 429, 5xx) is tried again at the
+        next turn; any other error ends the wait.
+
+        Args:
+            id: the ``id`` in the path.
+            timeout: the most seconds to wait.
+            until: the status values that end the wait.
+            poll_interval: seconds between the first two polls.
+            max_poll_interval: the longest wait between two polls.
+
+        Returns:
+            InterviewDetails: the first answer whose status is one of `until`.
+
+        Raises:
+            WaitTimeoutError: not there within `timeout`; it says the last status seen.
+            TypeError, ValueError: an argument that is not allowed; nothing was sent.
+            VersiveError: a poll failed for good (404, 401, an unusable answer).
+        """
+        from versive_client.webhooks import wait_until
+
+        return await wait_until(
+            functools.partial(self.get, id),
+            f"interviews.get({id!r})",
+            "status",
+            until,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
         )
 
     async def update(

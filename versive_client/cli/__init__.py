@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from versive_client import NOT_GIVEN, VersiveClient, VersiveError, __version__
+from versive_client import NOT_GIVEN, VersiveClient, VersiveError, WaitTimeoutError, __version__
 from versive_client.cli._batch import BatchSpec, InputError, Tally, out_problem, run_batch
-from versive_client.cli._operations import add_operation_commands
+from versive_client.cli._operations import add_operation_commands, add_waiter_commands
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
 
-    from versive_client._generated.operations import Operation
+    from versive_client._generated.operations import Operation, Waiter
 
 EXIT_CODES = """\b
 Exit status:
@@ -37,6 +37,7 @@ Exit status:
   2    bad command-line usage
   3    the input file cannot be used (nothing was sent)
   4    configuration: no API key, an unreadable --api-key-file, a bad base URL
+  5    a wait (interviews wait) ran out of --timeout
   130  interrupted (create-batch: rerun the same command to resume)
 """
 
@@ -432,6 +433,8 @@ def _run(go: Callable[[], Awaitable[int]], interrupted: Callable[[], None] | Non
 
 
 def _exit_status(exc: Exception) -> int:
+    if isinstance(exc, WaitTimeoutError):
+        return 5
     if isinstance(exc, VersiveError):
         return 1
     if isinstance(exc, InputError):
@@ -459,11 +462,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _call_operation(operation: Operation, arguments: list[object], options: dict[str, object]) -> None:
     """Call `operation`'s method through the client and print its answer as JSON (nothing for none)."""
+    _call_method(operation.resource, operation.verb, arguments, options)
+
+
+def _call_waiter(waiter: Waiter, arguments: list[object], options: dict[str, object]) -> None:
+    """Wait with `waiter`'s method through the client and print the final answer as JSON."""
+    _call_method(waiter.operation.resource, waiter.name, arguments, options)
+
+
+def _call_method(resource: str, name: str, arguments: list[object], options: dict[str, object]) -> None:
     settings: Settings = click.get_current_context().obj
 
     async def go() -> int:
         async with settings.client() as versive:
-            method = getattr(getattr(versive, operation.resource), operation.verb)
+            method = getattr(getattr(versive, resource), name)
             answer = await method(*arguments, **options)
         if answer is not None:
             click.echo(json.dumps(_as_json(answer), indent=2))
@@ -482,3 +494,4 @@ def _as_json(answer: object) -> object:
 
 # Last: the hand-written commands above are already in place and keep their names.
 add_operation_commands(cli, _call_operation, EXIT_CODES)
+add_waiter_commands(cli, _call_waiter, EXIT_CODES)

@@ -18,15 +18,17 @@ from uuid import UUID
 import click
 from click.core import ParameterSource
 
-from versive_client._generated.operations import OPERATIONS
+from versive_client._generated.operations import OPERATIONS, WAITERS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
-    from versive_client._generated.operations import Operation, Param
+    from versive_client._generated.operations import Operation, Param, Waiter
 
     Call = Callable[["Operation", list[object], dict[str, object]], None]
     """Runs one operation with its positional arguments and keyword arguments."""
+    WaitCall = Callable[["Waiter", list[object], dict[str, object]], None]
+    """Runs one waiter with its positional arguments and keyword arguments."""
 
 if TYPE_CHECKING:
     _ParamType = click.ParamType[Any]
@@ -183,6 +185,62 @@ def operation_command(operation: Operation, required: Iterable[str], call: Call,
         ),
         short_help=operation.summary,
         epilog=f"{VALUES_HELP}\n{epilog}",
+    )
+
+
+def add_waiter_commands(cli: click.Group, call: WaitCall, epilog: str, waiters: Iterable[Waiter] = WAITERS) -> None:
+    """Give each waiter's resource group (made by `add_operation_commands`) its command: ``versive interviews wait``."""
+    for waiter in waiters:
+        group = cli.commands.get(waiter.operation.resource.replace("_", "-"))
+        name = waiter.name.replace("_", "-")
+        if isinstance(group, click.Group) and name not in group.commands:
+            group.add_command(waiter_command(waiter, call, epilog), name)
+
+
+def waiter_command(waiter: Waiter, call: WaitCall, epilog: str) -> click.Command:
+    """The command that waits as `waiter`'s method does, then prints the answer."""
+    operation = waiter.operation
+    seconds = click.FloatRange(min=0, min_open=True)
+    params: list[click.Parameter] = [
+        *(_parameter(param, required=True) for param in operation.params if param.where == "path"),
+        click.Option(["--timeout"], type=seconds, required=True, metavar="SECONDS", help="The most seconds to wait."),
+        click.Option(
+            ["--until"],
+            multiple=True,
+            default=waiter.until,
+            show_default=True,
+            metavar=waiter.field.upper(),
+            help=f"A {waiter.field} that ends the wait (repeat for several).",
+        ),
+        click.Option(
+            ["--poll-interval"], type=seconds, default=1.0, show_default=True, help="Seconds between the first polls."
+        ),
+        click.Option(
+            ["--max-poll-interval"],
+            type=seconds,
+            default=30.0,
+            show_default=True,
+            help="The longest wait between polls.",
+        ),
+    ]
+
+    def run(**values: object) -> None:
+        paths = [values.pop(param.name) for param in operation.params if param.where == "path"]
+        call(waiter, paths, values)
+
+    until = ", ".join(waiter.until)
+    return click.Command(
+        waiter.name.replace("_", "-"),
+        callback=run,
+        params=params,
+        help=(
+            f"Wait until the {waiter.field} is final ({until}), polling, and print it.\n\n\b\n"
+            f"{operation.method} {operation.path}, every --poll-interval seconds at first, then less often\n"
+            f"In Python: await versive.{operation.resource}.{waiter.name}(..., timeout=...)\n\n"
+            f"Exit status 5 when the {waiter.field} is not final within --timeout (the last one is said)."
+        ),
+        short_help=f"Wait until the {waiter.field} is final ({until}).",
+        epilog=epilog,
     )
 
 
