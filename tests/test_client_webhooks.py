@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import pickle
 import subprocess
 import sys
@@ -73,6 +74,8 @@ def test_without_a_secret_unwrap_says_how_to_give_one(monkeypatch: pytest.Monkey
         ("sk_live_abcdef123456", ValueError, "webhook_secret is not a Svix endpoint secret"),
         ("whsec_not*base64!", ValueError, "webhook_secret is not a Svix endpoint secret"),
         ("whsec_", ValueError, "webhook_secret is not a Svix endpoint secret"),
+        (SECRET + "\u2019", ValueError, "webhook_secret is not a Svix endpoint secret"),
+        ("\u200b" + SECRET, ValueError, "webhook_secret is not a Svix endpoint secret"),
         (b"whsec_abc", TypeError, "webhook_secret must be a string, got bytes"),
         (42, TypeError, "webhook_secret must be a string, got int"),
     ],
@@ -85,12 +88,43 @@ def test_a_bad_secret_is_refused_by_the_constructor(given: object, error: type[E
         assert given not in str(info.value)
 
 
-def test_a_bad_secret_from_the_environment_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The variable's name, not its value."""
-    monkeypatch.setenv(ENV, "sk_live_abcdef123456")
+@pytest.mark.parametrize("value", ["sk_live_abcdef123456", "changeme", SECRET + "\u2019"])
+def test_a_bad_secret_from_the_environment_is_refused_when_used(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A variable another program set does not stop a client that never unwraps; unwrap names it, not its value."""
+    monkeypatch.setenv(ENV, value)
+    versive = client()
     with pytest.raises(ValueError, match=f"{ENV} is not a Svix endpoint secret") as info:
-        client()
-    assert "sk_live_abcdef123456" not in str(info.value)
+        versive.webhooks.unwrap(BODY, sign(BODY))
+    assert value not in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["", "   ", "\n"])
+def test_an_empty_variable_is_no_secret(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As with VERSIVE_BASE_URL, an empty variable is unset: the client is made, unwrap says there is no secret."""
+    monkeypatch.setenv(ENV, value)
+    with pytest.raises(ValueError, match="no webhook secret"):
+        client().webhooks.unwrap(BODY, sign(BODY))
+
+
+def test_the_command_ignores_a_webhook_secret_it_does_not_use() -> None:
+    """`versive demo` (a client, one interview) with a broken VERSIVE_WEBHOOK_SECRET and no svix: it still runs."""
+    code = "import sys; sys.modules['svix'] = None; from versive_client.cli import main; sys.exit(main(['demo']))"
+    env = {**os.environ, ENV: "changeme", "VERSIVE_API_KEY": KEY}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_secret_from_the_environment_needs_svix_only_when_used() -> None:
+    """A valid secret in the environment, no svix: the client is made; unwrap says which extra to install."""
+    code = (
+        "import sys; sys.modules['svix'] = None; from versive_client import VersiveClient; "
+        "v = VersiveClient('k'); print('made'); v.webhooks.unwrap('{}', {'svix-id': 'a', 'svix-timestamp': '1', "
+        "'svix-signature': 'v1,x'})"
+    )
+    env = {**os.environ, ENV: SECRET}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env)
+    assert result.stdout == "made\n"
+    assert "pip install 'versive-client[webhooks]'" in result.stderr
 
 
 def test_surrounding_whitespace_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -123,21 +157,34 @@ def _refused_delivery(unwrapping: Callable[[str, dict[str, str]], object]) -> Ba
     pytest.fail("the tampered delivery was accepted")
 
 
-def _refused_secret() -> BaseException:
+def _refused_secret(suffix: str = "*") -> BaseException:
     """The error the constructor raises for a secret that is not a Svix secret (and holds it in no frame)."""
     marker = MARKER
     try:
-        VersiveClient(KEY, base_url="http://127.0.0.1:9", telemetry=False, webhook_secret="whsec_*" + SECRET)
+        VersiveClient(KEY, base_url="http://127.0.0.1:9", telemetry=False, webhook_secret=SECRET + suffix)
     except ValueError as exc:
         assert marker
         return exc
     pytest.fail("the constructor accepted it")
 
 
+def _refused_module_secret(suffix: str) -> BaseException:
+    """The error module-level unwrap raises for such a secret."""
+    marker = MARKER
+    try:
+        unwrap(BODY, sign(BODY), secret=SECRET + suffix)
+    except WebhookVerificationError as exc:
+        assert marker
+        return exc
+    pytest.fail("unwrap accepted it")
+
+
 CASES: dict[str, Callable[[], BaseException]] = {
     "client-unwrap": lambda: _refused_delivery(client(webhook_secret=SECRET).webhooks.unwrap),
     "module-unwrap": lambda: _refused_delivery(lambda body, headers: unwrap(body, headers, secret=SECRET)),
     "bad-secret": _refused_secret,
+    "non-ascii-secret": lambda: _refused_secret("\u2019"),
+    "module-non-ascii-secret": lambda: _refused_module_secret("\u2019"),
 }
 
 
@@ -174,7 +221,6 @@ def test_a_secret_needs_svix_at_once() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 1
     assert "pip install 'versive-client[webhooks]'" in result.stderr
-    assert_hidden(result.stderr)
     # And without a secret, a client needs no svix at all.
     plain = "import sys; sys.modules['svix'] = None; from versive_client import VersiveClient; VersiveClient('k')"
     subprocess.run([sys.executable, "-c", plain], check=True)

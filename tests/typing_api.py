@@ -14,11 +14,13 @@ from versive_client import (
     RetryPolicy,
     VersiveClient,
     VersiveError,
+    WaitTimeoutError,
 )
 from versive_client.bulk import InterviewResult, content_key
 from versive_client.models import (
     AgentEditResponseV1,
     AIEditResponseV1,
+    CompletedInterview,
     ConversationTurn,
     CreateBatchQuestionsResponseV1,
     CreateInterviewReqV1,
@@ -31,6 +33,7 @@ from versive_client.models import (
     Study,
     UpdateMessage,
 )
+from versive_client.webhooks import InterviewCompleted, UnknownEvent
 
 
 def read_interview(payload: dict[str, Any]) -> str:
@@ -153,3 +156,20 @@ async def every_method(versive: VersiveClient) -> None:
     assert_type(raw.parse(), Study)
     assert_type(await versive.create_interview(study_id="study_123", language="English"), Interview)
     assert_type(versive.with_options(deadline=None), VersiveClient)
+
+
+async def learn_when_done(versive: VersiveClient, interview_id: str, body: bytes, headers: dict[str, str]) -> str:
+    """Waiting for an interview, or unwrapping its webhook."""
+    try:
+        done = await versive.interviews.wait(interview_id, timeout=600, until=("closed", "canceled"))
+    except WaitTimeoutError as exc:
+        assert_type(exc.status, str | None)
+        assert_type(exc.attempts, int)
+        return f"not yet: {exc.status}"
+    assert_type(done, InterviewDetails)
+    event = versive.webhooks.unwrap(body, headers)
+    assert_type(event, InterviewCompleted | UnknownEvent)
+    if isinstance(event, InterviewCompleted):
+        assert_type(event.id, str)
+        assert_type(event.interview, CompletedInterview)
+    return done.status

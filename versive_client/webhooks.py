@@ -1,4 +1,7 @@
-"""Verified webhook events: the ``webhooks`` extra (``pip install 'versive-client[webhooks]'``).
+"""Learning that an interview is done: verified webhook events, or waiting.
+
+Verifying needs the ``webhooks`` extra (``pip install 'versive-client[webhooks]'``);
+waiting (``versive.interviews.wait``, built on `wait_until`) needs nothing more.
 
 Versive delivers its events through Svix. `unwrap` checks a delivery's signature and
 timestamp with Svix's own library (Svix's five-minute tolerance, both ways), and only then
@@ -25,18 +28,20 @@ the text of those bytes): the signature covers those bytes, not a re-encoding of
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 import functools
 import json
+import math
 import os
 import random
+import sys
 import time
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, TypeVar
 
+import httpx
+
 from versive_client._errors import APIConnectionError, APIStatusError, APITimeoutError, VersiveError
-from versive_client._retry import RETRY_STATUSES
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
@@ -168,7 +173,9 @@ class Webhooks:
 
     ``VersiveClient(webhook_secret=...)`` (or ``$VERSIVE_WEBHOOK_SECRET``) makes one;
     the secret is held as the API key is: never in a repr, a message, a pickle, nor in a
-    local variable of a frame that an error's traceback passes through.
+    local variable of a frame that an error's traceback passes through. A secret given as
+    an argument is checked at once; one from the environment (which a program may share
+    with others that never unwrap) when it is first used, and an empty variable is unset.
 
     .. versionadded:: 0.6.0
     """
@@ -178,22 +185,28 @@ class Webhooks:
     def __init__(self, secret: object = None, *, source: str = "webhook_secret") -> None:
         """Take `secret` (None: ``$VERSIVE_WEBHOOK_SECRET``, if set); what is wrong with it waits for `check`."""
         if secret is None and source == "webhook_secret":
-            secret, source = os.environ.get(SECRET_ENV), SECRET_ENV
+            secret, source = os.environ.get(SECRET_ENV, "").strip() or None, SECRET_ENV
         self._secret = secret.strip() if isinstance(secret, str) else None
         self._source = source
         self._problem = None if secret is None and source == SECRET_ENV else _secret_problem(secret)
 
     def check(self) -> Webhooks:
-        """These webhooks, or the error saying what is wrong with the secret (never the secret itself).
+        """These webhooks, or the error saying what is wrong with a secret given as an argument.
 
-        A secret given needs Svix's library (the ``webhooks`` extra): its absence is said here, at once.
+        Such a secret needs Svix's library (the ``webhooks`` extra): its absence is said here,
+        at once. A secret from ``$VERSIVE_WEBHOOK_SECRET`` is checked by `unwrap`.
         """
+        if self._source != SECRET_ENV:
+            self._refuse()
+            if self._secret is not None:
+                _svix()
+        return self
+
+    def _refuse(self) -> None:
+        """Raise what is wrong with the secret, naming where it came from (never the secret itself)."""
         if self._problem is not None:
             error = TypeError if self._secret is None else ValueError
             raise error(f"{self._source} {self._problem.removeprefix('the webhook secret ')}")
-        if self._secret is not None:
-            _svix()
-        return self
 
     def unwrap(self, body: bytes | str, headers: Mapping[str, str]) -> WebhookEvent:
         """Verify a delivery with this secret, then parse its body into an event (see the module's `unwrap`).
@@ -202,8 +215,8 @@ class Webhooks:
         """
         if not isinstance(body, bytes | str):
             raise TypeError(f"body must be bytes or str (the request's raw body), not {type(body).__name__}")
-        if self._secret is None or self._problem is not None:
-            self.check()
+        self._refuse()
+        if self._secret is None:
             raise ValueError(f"no webhook secret: pass VersiveClient(webhook_secret=...) or set {SECRET_ENV}")
         svix_headers = {name.lower(): value for name, value in headers.items() if name.lower() in HEADERS}
         missing = [name for name in HEADERS if not svix_headers.get(name)]
@@ -239,7 +252,7 @@ def _secret_problem(secret: object) -> str | None:
     try:
         # Svix's own decoding skips what is not base64; this is stricter, so a typo is caught here.
         key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a character that is not ASCII
         return refusal
     return None if key else refusal
 
@@ -303,28 +316,37 @@ def _parse(text: str, delivery_id: str) -> WebhookEvent:
 class WaitTimeoutError(VersiveError, TimeoutError):
     """A wait (``versive.interviews.wait(...)``) ran out of its timeout before a final status.
 
-    The message says the last status seen, or the last poll's error (chained as the cause);
-    `last` is the last answer read (None if no poll succeeded), `status` its status. Also
-    a ``TimeoutError``. Exported as ``versive_client.WaitTimeoutError``.
+    The message says the last status seen, and why the last finished poll failed if it did (that
+    error is the cause); `last` is the last answer read (None if no poll got one), `status`
+    its status; `attempts` counts the polls. Also a ``TimeoutError``. Exported as
+    ``versive_client.WaitTimeoutError``.
 
     .. versionadded:: 0.6.0
     """
 
-    def __init__(self, message: str, *, last: object, status: object) -> None:
-        """`message` is the whole text."""
-        super().__init__(message)
+    __module__ = "versive_client"  # where users import it from, and where tracebacks should say it is
+
+    def __init__(self, message: str, *, last: Any = None, status: str | None = None, polls: int = 1) -> None:  # noqa: ANN401 - the polled operation's model
+        """`message` is the whole text; `polls` how many polls the wait made."""
+        super().__init__(message, attempts=polls)
         self.last = last
         self.status = status
+
+    def __str__(self) -> str:
+        """The message: it says what the wait saw (the polls it made are `attempts`)."""
+        return self.message
 
 
 FIRST_POLL = 1.0
 """Seconds between the first two polls of a wait, by default; each wait after doubles, to `LAST_POLL`."""
 LAST_POLL = 30.0
 """The longest wait between two polls, by default."""
+LAST_TURN = 1.0
+"""When the next poll would come after the timeout, the last goes this long before it (at most half what is left)."""
 
 
 async def wait_until(
-    poll: Callable[..., Awaitable[T]],
+    poll: Callable[[], Awaitable[T]],
     what: str,
     field: str,
     until: str | Collection[str],
@@ -336,12 +358,15 @@ async def wait_until(
     """Call `poll` until its answer's `field` is one of `until`, and return that answer.
 
     The generated waiters (``versive.interviews.wait``) call this. Each poll is a call of the
-    client (its retries, pacing and telemetry) whose deadline is what remains of `timeout`.
-    Between polls it waits `poll_interval` seconds, doubling each time up to
-    `max_poll_interval`, with jitter so that many waits started at once spread out, and at
-    least what a ``Retry-After`` asked. A poll that fails for a while (a connection error,
-    a timeout, 408, 429, 5xx) is tried again at the next turn; any other error ends the wait.
-    `what` names the polled thing in messages (``interviews.get('iv_123')``).
+    client, with its own options (retries, timeouts, its deadline, pacing, telemetry), cut
+    short if it is still going when `timeout` runs out. Between polls it waits
+    `poll_interval` seconds, doubling each time up to `max_poll_interval`, with jitter so
+    that many waits started at once spread out, and at least what a ``Retry-After`` asked;
+    when the next poll would come after the timeout, a last one goes just before it. A poll
+    that fails for a while (a connection lost or refused, a timeout, 408, 429, any 5xx) is
+    tried again at the next turn; any other error (404, 401, an unusable answer, a transport
+    that cannot work) ends the wait at once. `what` names the polled thing in messages
+    (``interviews.get('iv_123')``).
 
     Raises:
         WaitTimeoutError: `field` was not one of `until` within `timeout`; it says the last
@@ -352,62 +377,100 @@ async def wait_until(
     final = _final_values(until)
     limit = _positive("timeout", timeout)
     delay = _positive("poll_interval", poll_interval)
-    longest = max(_positive("max_poll_interval", max_poll_interval), delay)
+    longest = _positive("max_poll_interval", max_poll_interval)
+    if longest < delay:
+        raise ValueError(f"max_poll_interval ({longest:g} s) must be >= poll_interval ({delay:g} s)")
+    import anyio  # noqa: PLC0415 - as the client: only when a wait runs
+
     stop = time.monotonic() + limit
-    last: T | None = None
-    failure: VersiveError | None = None
+    seen = _Seen(what, field, final, limit)
+    last_turn = False
     while True:
+        seen.polls += 1
         try:
-            last, failure = await poll(deadline=max(stop - time.monotonic(), 0.001)), None
+            with anyio.fail_after(stop - time.monotonic()):
+                answer = await poll()
+        except TimeoutError:  # the wait's end came first: the poll was still waiting for its answer
+            seen.cut = True
         except (APIConnectionError, APIStatusError) as exc:
-            if isinstance(exc, APIStatusError) and exc.status_code not in RETRY_STATUSES:
+            if not _transient(exc):
                 raise
-            # A poll cut short by the wait's own end is no news when an earlier one said the status.
-            if last is None or not (isinstance(exc, APITimeoutError) and time.monotonic() >= stop):
-                failure = exc
+            seen.failure, seen.cut = exc, False
         else:
-            if getattr(last, field) in final:
-                return last
+            seen.last, seen.failure, seen.cut = answer, None, False
+            if getattr(answer, field) in final:
+                return answer
         remaining = stop - time.monotonic()
-        if remaining <= 0:
-            raise _timed_out(what, field, final, limit, last=last, failure=failure)
-        asked = failure.retry_after if isinstance(failure, APIStatusError) else None
-        await _sleep(min(max(delay * random.uniform(0.5, 1.0), asked or 0.0), remaining))  # noqa: S311 - jitter
+        asked = seen.failure.retry_after if isinstance(seen.failure, APIStatusError) else None
+        if remaining <= 0 or last_turn or (asked or 0.0) >= remaining:  # no turn left, or none the API allows
+            raise seen.timed_out()
+        pause = max(delay * random.uniform(0.5, 1.0), asked or 0.0)  # noqa: S311 - jitter, not security
+        if pause >= remaining:
+            pause, last_turn = remaining - min(remaining / 2, LAST_TURN), True
+        await anyio.sleep(pause)
         delay = min(delay * 2, longest)
+
+
+@dataclasses.dataclass
+class _Seen:
+    """What a wait has seen so far, for the error that ends it."""
+
+    what: str
+    field: str
+    final: tuple[str, ...]
+    limit: float
+    last: Any = None
+    failure: VersiveError | None = None
+    cut: bool = False
+    polls: int = 0
+
+    def timed_out(self) -> WaitTimeoutError:
+        wanted = " or ".join([", ".join(self.final[:-1]), self.final[-1]] if len(self.final) > 1 else self.final)
+        status = None if self.last is None else getattr(self.last, self.field)
+        seen = "no answer" if self.last is None else f"{self.field} still {status!r}"
+        message = f"{self.what}: {seen} after {self.limit:g} s, waiting for {wanted}"
+        if self.failure is not None:
+            message += f" (the last finished poll failed: {self.failure})"
+        elif self.cut:
+            message += " (the last poll was still waiting for its answer)"
+        error = WaitTimeoutError(message, last=self.last, status=status, polls=self.polls)
+        error.__cause__ = self.failure
+        return error
+
+
+def _transient(error: APIConnectionError | APIStatusError) -> bool:
+    """Whether a later poll may get what this one did not: the API busy, slow, or out of reach for a while.
+
+    Not a transport that cannot work (an unsupported scheme, a bug of its own), nor a body
+    that does not decode: those fail every poll alike.
+    """
+    if isinstance(error, APIStatusError):
+        return error.status_code >= 500 or error.status_code in {408, 429}  # noqa: PLR2004 - 5xx
+    if isinstance(error, APITimeoutError):
+        return True
+    aiohttp = sys.modules.get("aiohttp")
+    lost: tuple[type[BaseException], ...] = (httpx.NetworkError, httpx.RemoteProtocolError)
+    if aiohttp is not None:
+        lost += (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError)
+    return isinstance(error.__cause__, lost)
 
 
 def _final_values(until: object) -> tuple[str, ...]:
     values = (until,) if isinstance(until, str) else until
     if not isinstance(values, Collection) or not all(isinstance(value, str) for value in values):
-        raise TypeError(f"until must be a status or a collection of statuses (strings), got {until!r}")
-    if not values:
-        raise ValueError("until must name at least one status")
+        raise TypeError(f"until must be a status or a collection of statuses (strings), got {type(until).__name__}")
+    if not values or not all(values):
+        raise ValueError("until must name at least one status, and no empty one")
     return tuple(dict.fromkeys(values))
 
 
 def _positive(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
-    if not 0 < value < float("inf"):
+    try:
+        seconds = float(value)
+    except OverflowError:
+        raise ValueError(f"{name} must be a finite number of seconds, got an int too large for one") from None
+    if not 0 < seconds < math.inf:
         raise ValueError(f"{name} must be a number of seconds > 0, got {value!r}")
-    return float(value)
-
-
-def _timed_out(
-    what: str, field: str, final: tuple[str, ...], limit: float, *, last: object, failure: VersiveError | None
-) -> WaitTimeoutError:
-    wanted = " or ".join([", ".join(final[:-1]), final[-1]] if len(final) > 1 else final)
-    status = None if last is None else getattr(last, field)
-    seen = "no answer" if last is None else f"{field} still {status!r}"
-    message = f"{what}: {seen} after {limit:g} s, waiting for {wanted}"
-    if failure is not None:
-        message += f" (the last poll failed: {failure})"
-    error = WaitTimeoutError(message, last=last, status=status)
-    error.__cause__ = failure
-    return error
-
-
-async def _sleep(seconds: float) -> None:
-    import anyio  # noqa: PLC0415 - as the client: only when a wait sleeps
-
-    await anyio.sleep(seconds)
+    return seconds

@@ -216,9 +216,10 @@ class InterviewsResource:
 
         ``GET /api/v1/interviews/{id}`` every `poll_interval` seconds at first, each wait doubling
         up to `max_poll_interval`, with jitter, and at least what a ``Retry-After`` asks. Each poll
-        is a call of the client (its retries, timeouts, telemetry) within what remains of `timeout`.
-        A poll that fails for a while (a connection error, 408, 429, 5xx) is tried again at the
-        next turn; any other error ends the wait.
+        is a call of the client with its own options (retries, timeouts, its deadline, telemetry),
+        cut short if still going when `timeout` runs out. A poll that fails for a while (a
+        connection lost or refused, a timeout, 408, 429, any 5xx) is tried again at the next
+        turn; any other error ends the wait at once. Not on ``with_raw_response``: a wait is many calls.
 
         Args:
             id: the ``id`` in the path.

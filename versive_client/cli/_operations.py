@@ -235,9 +235,9 @@ def waiter_command(waiter: Waiter, call: WaitCall, epilog: str) -> click.Command
         params=params,
         help=(
             f"Wait until the {waiter.field} is final ({until}), polling, and print it.\n\n\b\n"
-            f"{operation.method} {operation.path}, every --poll-interval seconds at first, then less often\n"
+            f"{operation.method} {operation.path}: every --poll-interval seconds at first, then less often.\n"
             f"In Python: await versive.{operation.resource}.{waiter.name}(..., timeout=...)\n\n"
-            f"Exit status 5 when the {waiter.field} is not final within --timeout (the last one is said)."
+            f"Exit status 5 when the {waiter.field} is not final within --timeout; the error names the last one seen."
         ),
         short_help=f"Wait until the {waiter.field} is final ({until}).",
         epilog=epilog,
