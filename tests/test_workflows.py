@@ -47,8 +47,8 @@ def audit(*paths: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_there_are_workflows() -> None:
-    """CI on push and pull request, and the spec follower on a schedule."""
-    assert [w.name for w in WORKFLOWS] == ["ci.yml", "spec-update.yml"]
+    """CI, the reference site, the release on a tag, and the spec follower on a schedule."""
+    assert [w.name for w in WORKFLOWS] == ["ci.yml", "docs.yml", "release.yml", "spec-update.yml"]
 
 
 def test_the_workflows_match_githubs_schema() -> None:
