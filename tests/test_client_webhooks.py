@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import pickle
-import subprocess
-import sys
 from typing import TYPE_CHECKING
 
 import pytest
 from test_leaks import RENDERERS, render
-from test_webhooks import BODY, MSG_ID, OTHER_SECRET, SECRET, sign
+from test_webhooks import BODY, MSG_ID, OTHER_SECRET, SECRET, sign, without_svix
 
 from versive_client import VersiveClient
 from versive_client.webhooks import InterviewCompleted, Webhooks, WebhookVerificationError, unwrap
@@ -108,21 +105,16 @@ def test_an_empty_variable_is_no_secret(value: str, monkeypatch: pytest.MonkeyPa
 
 def test_the_command_ignores_a_webhook_secret_it_does_not_use() -> None:
     """`versive demo` (a client, one interview) with a broken VERSIVE_WEBHOOK_SECRET and no svix: it still runs."""
-    code = "import sys; sys.modules['svix'] = None; from versive_client.cli import main; sys.exit(main(['demo']))"
-    env = {**os.environ, ENV: "changeme", "VERSIVE_API_KEY": KEY}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env)
+    result = without_svix("from versive_client.cli import main\nsys.exit(main(['demo']))", **{ENV: "changeme"})
     assert result.returncode == 0, result.stderr
 
 
 def test_a_secret_from_the_environment_needs_svix_only_when_used() -> None:
     """A valid secret in the environment, no svix: the client is made; unwrap says which extra to install."""
-    code = (
-        "import sys; sys.modules['svix'] = None; from versive_client import VersiveClient; "
-        "v = VersiveClient('k'); print('made'); v.webhooks.unwrap('{}', {'svix-id': 'a', 'svix-timestamp': '1', "
-        "'svix-signature': 'v1,x'})"
-    )
-    env = {**os.environ, ENV: SECRET}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env)
+    headers = {"svix-id": "a", "svix-timestamp": "1", "svix-signature": "v1,x"}
+    code = "from versive_client import VersiveClient\nv = VersiveClient('k')\nprint('made')\n"
+    code += f"v.webhooks.unwrap('{{}}', {headers!r})"
+    result = without_svix(code, **{ENV: SECRET})
     assert result.stdout == "made\n"
     assert "pip install 'versive-client[webhooks]'" in result.stderr
 
@@ -214,16 +206,12 @@ def test_a_frame_holding_the_secret_would_be_seen() -> None:
 
 def test_a_secret_needs_svix_at_once() -> None:
     """Without the webhooks extra, a client given a secret fails to start, saying which extra to install."""
-    code = (
-        "import sys; sys.modules['svix'] = None; from versive_client import VersiveClient; "
-        f"VersiveClient('k', webhook_secret={SECRET!r})"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    result = without_svix(f"from versive_client import VersiveClient\nVersiveClient('k', webhook_secret={SECRET!r})")
     assert result.returncode == 1
     assert "pip install 'versive-client[webhooks]'" in result.stderr
     # And without a secret, a client needs no svix at all.
-    plain = "import sys; sys.modules['svix'] = None; from versive_client import VersiveClient; VersiveClient('k')"
-    subprocess.run([sys.executable, "-c", plain], check=True)
+    plain = without_svix("from versive_client import VersiveClient\nVersiveClient('k')")
+    assert plain.returncode == 0, plain.stderr
 
 
 def test_webhooks_holder_alone() -> None:

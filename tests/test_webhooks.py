@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import os
 import subprocess
 import sys
 from typing import TYPE_CHECKING, Any
@@ -281,13 +282,19 @@ def test_the_module_exports() -> None:
     assert all(hasattr(versive_client.webhooks, name) for name in versive_client.webhooks.__all__)
 
 
+def without_svix(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`code` run by a fresh interpreter in which svix cannot be imported (the webhooks extra not installed)."""
+    program = f"import sys; sys.modules['svix'] = None\n{code}"
+    return subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=False, env={**os.environ, **env}
+    )
+
+
 def test_without_svix_unwrap_names_the_extra() -> None:
     """Without svix the module still imports (the client needs it), and unwrap says which extra to install."""
-    code = (
-        "import sys; sys.modules['svix'] = None; from versive_client.webhooks import unwrap; "
-        f"unwrap({BODY!r}, {sign(BODY)!r}, secret={SECRET!r})"
+    result = without_svix(
+        f"from versive_client.webhooks import unwrap\nunwrap({BODY!r}, {sign(BODY)!r}, secret={SECRET!r})"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 1
     assert "ImportError" in result.stderr
     assert "pip install 'versive-client[webhooks]'" in result.stderr
