@@ -8,7 +8,15 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out=${1:-dist}
-rm -rf "$out"
+# OUT holds release files only: a folder with anything else in it is refused, never emptied.
+if [ -e "$out" ]; then
+  others=$(find "$out" -mindepth 1 -maxdepth 1 ! -name 'versive_client-*' ! -name .gitignore -printf '%f ' 2>/dev/null || true)
+  if [ ! -d "$out" ] || [ -n "$others" ]; then
+    echo "scripts/dist.sh: $out must be a new folder or one of release files only; it holds: ${others:-a file}" >&2
+    exit 2
+  fi
+  rm -f "$out"/versive_client-* "$out/.gitignore"
+fi
 .uv/bin/uv build --quiet --no-progress --out-dir "$out"
 rm -f "$out/.gitignore"  # uv marks its output folder; only the two files are released
 .venv/bin/twine check --strict "$out"/*

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import datetime as dt
 import email.parser
 import re
 import sys
@@ -26,7 +27,9 @@ CHANGELOG = Path("CHANGELOG.md")
 # A release's version: major.minor.patch, nothing else (no .dev, rc or +local).
 RELEASE_VERSION = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")
 # "## 1.2.3 - 2026-12-01", or "## [1.2.3] - 2026-12-01" (Keep a Changelog): a version and its date.
-ENTRY = r"^## \[?{version}\]? - (\d{{4}}-\d{{2}}-\d{{2}})\s*$"
+HEADING = re.compile(r"## (?:\[(?P<bracketed>[^\]\s]+)\]|(?P<plain>\S+)) - (?P<date>\S+)")
+# A link reference definition ("[1.2.3]: https://..."), as Keep a Changelog ends the file with.
+LINK_DEFINITION = re.compile(r"\[[^\]]+\]:\s+\S+")
 
 
 class ReleaseError(Exception):
@@ -52,8 +55,11 @@ def check_tag(tag: str, root: Path = Path()) -> str:
         problems.append(f"the tag {tag!r} is not v + the package's version ({current!r} in {VERSION_FILE})")
     if not RELEASE_VERSION.fullmatch(current):
         problems.append(f"{current!r} is not a release version: MAJOR.MINOR.PATCH, without .dev, rc or +local")
-    if not re.search(ENTRY.format(version=re.escape(current)), (root / CHANGELOG).read_text(), re.MULTILINE):
-        problems.append(f"{CHANGELOG} has no entry for {current}: a heading '## {current} - YYYY-MM-DD'")
+    try:
+        if not notes(current, root).strip():
+            problems.append(f"the {CHANGELOG} entry for {current} is empty: it becomes the release's notes")
+    except ReleaseError as exc:
+        problems.append(str(exc))
     if problems:
         raise ReleaseError("; ".join(problems))
     return current
@@ -87,7 +93,8 @@ def check_dist(directory: Path, root: Path = Path()) -> list[Path]:
     if strays:
         problems.append(f"the wheel holds more than the package: {', '.join(strays)}")
     prefix = f"versive_client-{current}/"
-    for needed in ("openapi.yaml", "openapi.overlay.yaml", "generator-config.yml", "scripts/regenerate.py", "tests"):
+    inputs = ("openapi.yaml", "openapi.overlay.yaml", "generator-config.yml", "scripts/regenerate.py")
+    for needed in (*inputs, "tests", ".github/workflows", "uv.lock"):
         if not any(member == prefix + needed or member.startswith(f"{prefix}{needed}/") for member in members):
             problems.append(f"the sdist lacks {needed} (it must be able to regenerate and test)")
     if problems:
@@ -96,14 +103,41 @@ def check_dist(directory: Path, root: Path = Path()) -> list[Path]:
 
 
 def notes(release: str, root: Path = Path()) -> str:
-    """The CHANGELOG entry of `release`: its text up to the next version's heading."""
-    text = (root / CHANGELOG).read_text()
-    heading = re.search(ENTRY.format(version=re.escape(release)), text, re.MULTILINE)
-    if heading is None:
-        raise ReleaseError(f"{CHANGELOG} has no entry for {release}")
-    following = re.search(r"^## ", text[heading.end() :], re.MULTILINE)
-    body = text[heading.end() : heading.end() + following.start()] if following else text[heading.end() :]
-    return body.strip() + "\n"
+    """The CHANGELOG entry of `release`: the text under its dated heading, up to the next ``## `` heading.
+
+    Headings inside code fences are text; link reference definitions at the end are not notes.
+    """
+    entries: dict[str, tuple[str, list[str]]] = {}
+    body: list[str] | None = None
+    fenced = False
+    for line in (root / CHANGELOG).read_text().splitlines():
+        if line.startswith(("```", "~~~")):
+            fenced = not fenced
+        elif not fenced and line.startswith("## "):
+            heading = HEADING.fullmatch(line.rstrip())
+            body = None
+            if heading:
+                body = []
+                entries.setdefault(heading["bracketed"] or heading["plain"], (heading["date"], body))
+            continue
+        if body is not None:
+            body.append(line)
+    if release not in entries:
+        raise ReleaseError(f"{CHANGELOG} has no entry for {release}: a heading '## {release} - YYYY-MM-DD'")
+    date, lines = entries[release]
+    if not _is_day(date):
+        raise ReleaseError(f"the {CHANGELOG} entry for {release} is dated {date!r}, not a YYYY-MM-DD day")
+    while lines and (not lines[-1].strip() or LINK_DEFINITION.fullmatch(lines[-1].strip())):
+        lines.pop()
+    return "\n".join(lines).strip() + "\n"
+
+
+def _is_day(text: str) -> bool:
+    """Whether `text` is a day written YYYY-MM-DD (a real one: not 2026-13-45)."""
+    try:
+        return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", text)) and bool(dt.date.fromisoformat(text))
+    except ValueError:
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,7 +38,10 @@ step env UV_PROJECT_ENVIRONMENT=.venv-wheel .uv/bin/uv sync --locked --all-extra
 step .uv/bin/uv pip install --quiet --python .venv-wheel/bin/python --no-deps --reinstall "$dist"/*.whl
 # PYTHONSAFEPATH: no interpreter the tests start puts this folder (and its versive_client/)
 # first on sys.path; scripts/ is there for the scripts the tests run.
-export PYTHONSAFEPATH=1 PYTHONPATH="$PWD/scripts" VERSIVE_TEST_WHEEL="$(ls "$dist"/*.whl)"
+export PYTHONSAFEPATH=1 PYTHONPATH="$PWD/scripts"
+# The files under test, for the tests that read them (tests/test_installed.py, test_packaging.py, test_release.py).
+dist=$(cd "$dist" && pwd)
+export VERSIVE_TEST_WHEEL=$(ls "$dist"/*.whl) VERSIVE_TEST_SDIST=$(ls "$dist"/*.tar.gz)
 rm -f .coverage .coverage.*
 step .venv-wheel/bin/coverage run .venv-wheel/bin/pytest "$@"
 step .venv-wheel/bin/coverage combine --quiet

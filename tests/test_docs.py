@@ -110,8 +110,32 @@ def test_a_broken_link_or_reference_fails_the_build(tmp_path: Path) -> None:
         for name in ("mkdocs.yml", "README.md"):
             shutil.copy(ROOT / name, copy / name)
         shutil.copytree(ROOT / "versive_client", copy / "versive_client", ignore=shutil.ignore_patterns("__pycache__"))
+        (copy / "scripts").mkdir()
+        shutil.copy(ROOT / "scripts" / "griffe_markdown.py", copy / "scripts")
         page = copy / "docs" / "guides" / "command.md"
         page.write_text(page.read_text() + f"\n{broken}\n")
         result = build(copy, tmp_path / "site")
         assert result.returncode == 1
         assert message in result.stderr
+
+
+def test_the_reference_reads_as_markdown(site: Path) -> None:
+    """No reStructuredText shows through: no `::` paragraph, no `.. versionadded::`, no doubled backticks."""
+    for page in (site / "reference").rglob("index.html"):
+        text = page.read_text()
+        assert "<p>::</p>" not in text, page
+        assert ".. version" not in text, page
+        assert "``" not in text, page
+    assert "Added in version 0.6.0." in (site / "reference" / "webhooks" / "index.html").read_text()
+
+
+def test_the_extension_rewrites_the_two_forms() -> None:
+    """`text::` becomes `text:`, a lone `::` goes, and each version note becomes a sentence of its own."""
+    import griffe_markdown  # noqa: PLC0415 - scripts/, on pytest's path
+
+    docstring = (
+        "Use it so::\n\n    call()\n\n::\n\n    more()\n\n.. versionadded:: 0.2.0\n.. versionchanged:: 0.3.0 `x`."
+    )
+    assert griffe_markdown.markdown(docstring) == (
+        "Use it so:\n\n    call()\n\n\n    more()\n\n*Added in version 0.2.0.*\n\n*Changed in version 0.3.0:* `x`."
+    )

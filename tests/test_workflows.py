@@ -5,17 +5,16 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from typing import TYPE_CHECKING, Any
+import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from conftest import ROOT
 
-if TYPE_CHECKING:
-    from pathlib import Path
-
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
-BIN = ROOT / ".venv" / "bin"
+BIN = Path(sys.executable).parent  # the environment running the tests (.venv, .venv-wheel)
 
 
 def tool(name: str) -> str:

@@ -15,8 +15,7 @@
     │   ├── RateLimitError            429
     │   └── InternalServerError       5xx
     ├── APIResponseValidationError    a 2xx whose body is not JSON or lacks a required field
-    └── WaitTimeoutError              a wait (``versive.interviews.wait``) ran out of time; a TimeoutError too
-                                      (defined with the waits, in ``versive_client.webhooks``)
+    └── WaitTimeoutError              a wait (versive.interviews.wait) ran out of time; a TimeoutError too
 
 Every error carries `attempts` (how many requests the call made), and the `method` and
 `url` of the request (never its headers, so never the API key). Status and validation

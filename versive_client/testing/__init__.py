@@ -83,9 +83,16 @@ send webhooks (or ``versive fake-server`` with the same options).
 .. versionchanged:: 0.6.0 ``complete_interview``, webhooks and the control endpoint.
 """
 
-from . import faults
-from ._fake import FakeVersive, RateLimit, RecordedRequest
-from ._transport import FakeVersiveTransport
-from ._webhooks import WebhookDelivery
+try:
+    from . import faults
+    from ._fake import FakeVersive, RateLimit, RecordedRequest
+    from ._transport import FakeVersiveTransport
+    from ._webhooks import WebhookDelivery
+except ImportError as exc:  # the testing extra is not installed
+    raise ImportError(
+        f"versive_client.testing needs the testing extra ({exc.name} is missing): "
+        "pip install 'versive-client[testing]'",
+        name=exc.name,
+    ) from exc
 
 __all__ = ["FakeVersive", "FakeVersiveTransport", "RateLimit", "RecordedRequest", "WebhookDelivery", "faults"]
