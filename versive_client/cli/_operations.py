@@ -19,6 +19,7 @@ import click
 from click.core import ParameterSource
 
 from versive_client._generated.operations import OPERATIONS, WAITERS
+from versive_client.webhooks import FIRST_POLL, LAST_POLL
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -213,12 +214,16 @@ def waiter_command(waiter: Waiter, call: WaitCall, epilog: str) -> click.Command
             help=f"A {waiter.field} that ends the wait (repeat for several).",
         ),
         click.Option(
-            ["--poll-interval"], type=seconds, default=1.0, show_default=True, help="Seconds between the first polls."
+            ["--poll-interval"],
+            type=seconds,
+            default=FIRST_POLL,
+            show_default=True,
+            help="Seconds between the first polls.",
         ),
         click.Option(
             ["--max-poll-interval"],
             type=seconds,
-            default=30.0,
+            default=LAST_POLL,
             show_default=True,
             help="The longest wait between polls.",
         ),
