@@ -137,16 +137,15 @@ async def test_a_timeout_is_a_typed_error_naming_the_last_status(fake: FakeVersi
     error = info.value
     assert isinstance(error, VersiveError)
     assert isinstance(error, TimeoutError)
-    assert str(error) == (
-        f"interviews.get({interview_id!r}): status still 'in_progress' after 0.3 s, "
-        "waiting for closed, screened_out or canceled"
-    )
+    cut = _ends_still_open(str(error), f"interviews.get({interview_id!r}): status still 'in_progress' after 0.3 s, ")
     assert error.status == "in_progress"
     assert error.last is not None
     assert error.last.id == interview_id
     assert took >= 0.15, "it waited (its last poll goes a little before the end)"
     assert took < 5, "and then stopped"
-    assert polls(fake, interview_id) == error.attempts >= 3
+    # a last poll cut at the end may not have reached the fake yet
+    assert error.attempts - cut <= polls(fake, interview_id) <= error.attempts
+    assert error.attempts >= 3
 
 
 @pytest.mark.asyncio
@@ -440,10 +439,20 @@ def test_the_command_exits_5_naming_the_last_status(served: tuple[FakeVersive, s
     result = versive(base_url, "interviews", "wait", interview_id, "--timeout", "0.3", "--poll-interval", "0.05")
     assert result.returncode == 5
     assert result.stdout == ""
-    assert result.stderr.strip() == (
-        f"error: interviews.get({interview_id!r}): status still 'open' after 0.3 s, "
-        "waiting for closed, screened_out or canceled"
-    )
+    start = f"error: interviews.get({interview_id!r}): status still 'open' after 0.3 s, "
+    _ends_still_open(result.stderr.strip(), start)
+
+
+def _ends_still_open(message: str, start: str) -> bool:
+    """Check a timeout's message; True when it says its last poll was cut at the end.
+
+    The last poll goes a little before the end; on a slow machine its answer may not be back
+    in time, and the message says so. Both are the same outcome for these tests.
+    """
+    wanted = "waiting for closed, screened_out or canceled"
+    cut = " (the last poll was still waiting for its answer)"
+    assert message in (start + wanted, start + wanted + cut)
+    return message.endswith(cut)
 
 
 def test_the_command_takes_other_statuses(served: tuple[FakeVersive, str]) -> None:
