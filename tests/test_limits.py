@@ -381,4 +381,4 @@ async def test_a_calls_deadline_bounds_its_wait_for_a_turn() -> None:
     assert len(failed) == 2, outcomes
     assert all("ran out of its deadline" in str(error) and error.attempts == 1 for error in failed)
     assert len(fake.requests) == 2
-    assert took < 2.0, "the calls past their deadline gave up at it"
+    assert took < 2.9, "the calls past their deadline gave up at it (the last turn would come at 3 s)"
