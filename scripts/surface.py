@@ -394,12 +394,12 @@ def _check_unique(found: Sequence[Method]) -> None:
     names = [(m.resource, m.verb, f"{m.method} {m.path}") for m in found]
     names += [(m.resource, m.waiter.name, f"the waiter of {m.method} {m.path}") for m in found if m.waiter]
     for resource, name, what in names:
-        other = seen.setdefault((resource, name), what)
-        if other is not what:
+        if (resource, name) in seen:
             raise SurfaceError(
-                f"{other} and {what} are both {resource}.{name}; "
+                f"{seen[resource, name]} and {what} are both {resource}.{name}; "
                 f"name one in the overlay ({SDK_EXTENSION}: {{name: ...}})"
             )
+        seen[resource, name] = what
 
 
 # -- writing ------------------------------------------------------------------------

@@ -382,10 +382,11 @@ class FakeVersive:
 
         .. versionadded:: 0.6.0
         """
-        return InterviewDetails.from_dict(self._complete(interview_id, transcript, screened_out=screened_out))
-
-    def _complete(self, interview_id: str, transcript: Sequence[tuple[str, str]], *, screened_out: bool) -> JSON:
         turns = _checked_turns(transcript)
+        return InterviewDetails.from_dict(self._complete(interview_id, turns, screened_out=screened_out))
+
+    def _complete(self, interview_id: str, turns: list[tuple[str, str]], *, screened_out: bool) -> JSON:
+        """Complete the interview with `turns` (checked by the caller); returns it as read back."""
         with self._lock:
             try:
                 interview = self._store.complete_interview(interview_id, turns, screened_out=screened_out)
@@ -409,11 +410,11 @@ class FakeVersive:
             return _json_reply(HTTPStatus.METHOD_NOT_ALLOWED, {"detail": "Method Not Allowed"}, allow="POST")
         try:
             request = json.loads(body) if body.strip() else {}
-            turns = [(turn["role"], turn["content"]) for turn in request.get("transcript") or DEFAULT_TURNS_JSON]
+            given = request.get("transcript")
+            turns = _checked_turns([(turn["role"], turn["content"]) for turn in given] if given else DEFAULT_TURNS)
             screened_out = request.get("screened_out", False)
             if not isinstance(screened_out, bool):
                 raise TypeError("screened_out must be a boolean")  # noqa: TRY301 - one refusal for every bad body
-            turns = _checked_turns(turns)
         except (ValueError, TypeError, KeyError, AttributeError):
             return _json_reply(HTTPStatus.UNPROCESSABLE_ENTITY, {"detail": [_CONTROL_BODY_REFUSED]})
         try:
@@ -484,8 +485,9 @@ class FakeVersive:
 
     def handle(self, method: str, target: str, headers: Sequence[tuple[str, str]], body: bytes) -> Reply:
         """Answer one request: spend a token, draw a fault, answer as the API would, record."""
-        if urlsplit(target).path.startswith(CONTROL_PREFIX):
-            return self._control(method, urlsplit(target).path, body)
+        url = urlsplit(target)
+        if url.path.startswith(CONTROL_PREFIX):
+            return self._control(method, url.path, body)
         names = [(name.lower(), value) for name, value in headers]
         with self._lock:
             refused, limit_headers = self._take_token()
@@ -502,8 +504,8 @@ class FakeVersive:
             self._requests.append(
                 RecordedRequest(
                     method=method.upper(),
-                    path=urlsplit(target).path,
-                    query=parse_qs(urlsplit(target).query, keep_blank_values=True),
+                    path=url.path,
+                    query=parse_qs(url.query, keep_blank_values=True),
                     headers=_redacted(names),
                     body=_parsed_body(body),
                     status=None if isinstance(fault, Reset) else reply.status,
@@ -594,7 +596,6 @@ _IDEMPOTENCY_REUSED = {
 }
 
 
-DEFAULT_TURNS_JSON = [{"role": role, "content": content} for role, content in DEFAULT_TURNS]
 _CONTROL_BODY_REFUSED = {
     "loc": ["body"],
     "msg": 'expected {"transcript": [{"role": str, "content": str}, ...], "screened_out": bool}, both optional',
@@ -604,16 +605,15 @@ _CONTROL_BODY_REFUSED = {
 
 def _checked_turns(transcript: object) -> list[tuple[str, str]]:
     """`transcript` as a list of (role, content) pairs of strings; TypeError for anything else."""
-    iterable = isinstance(transcript, Iterable) and not isinstance(transcript, str | bytes)
-    turns = list(transcript) if iterable and isinstance(transcript, Iterable) else [transcript]
+    refusal = TypeError("transcript must be (role, content) pairs of strings")
+    if isinstance(transcript, str | bytes) or not isinstance(transcript, Iterable):
+        raise refusal
     checked: list[tuple[str, str]] = []
-    for turn in turns:
-        if not isinstance(turn, tuple | list) or len(turn) != 2:  # noqa: PLR2004 - a pair
-            raise TypeError("transcript must be (role, content) pairs of strings")
-        role, content = turn
-        if not isinstance(role, str) or not isinstance(content, str):
-            raise TypeError("transcript must be (role, content) pairs of strings")
-        checked.append((role, content))
+    for turn in transcript:
+        pair = isinstance(turn, tuple | list) and len(turn) == 2  # noqa: PLR2004 - a pair
+        if not pair or not all(isinstance(part, str) for part in turn):
+            raise refusal
+        checked.append((turn[0], turn[1]))
     return checked
 
 

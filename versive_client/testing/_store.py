@@ -180,7 +180,7 @@ class Store:
             ended_at=ended_at,
             completed_at=None if screened_out else ended_at,
             progress=interview["progress"] if screened_out else 100,
-            active_time=(_parsed_time(ended_at) - _parsed_time(started_at)).total_seconds(),
+            active_time=(dt.datetime.fromisoformat(ended_at) - dt.datetime.fromisoformat(started_at)).total_seconds(),
             conversation_json=conversation,
             parsed_conversation_json=[dict(turn) for turn in conversation],
             transcript="\n".join(f"{role}: {content}" for role, content in turns),
@@ -423,10 +423,6 @@ class Store:
 
 def _writable(body: Mapping[str, Any], request: str) -> JSON:
     return {name: body[name] for name in _spec.properties(request) if name in body}
-
-
-def _parsed_time(moment: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(moment)
 
 
 def created_interview(interview: Mapping[str, Any]) -> JSON:

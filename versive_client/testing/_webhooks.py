@@ -93,9 +93,8 @@ class Deliverer:
 
     def __init__(self, url: object, secret: object, retry_delays: Iterable[object]) -> None:
         """Check the options (never showing the secret) and load Svix's signer."""
-        if not isinstance(url, str) or urlsplit(url).scheme not in {"http", "https"} or not urlsplit(url).hostname:
+        if not isinstance(url, str) or (parts := urlsplit(url)).scheme not in {"http", "https"} or not parts.hostname:
             raise ValueError("webhook_url must be an http or https URL")
-        parts = urlsplit(url)
         delays: list[float] = []
         for delay in retry_delays:
             if not isinstance(delay, int | float) or not math.isfinite(delay) or delay < 0:
